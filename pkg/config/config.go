@@ -1,0 +1,381 @@
+// Package config loads the settings shared by the api and worker binaries: embedded
+// defaults, then an optional YAML file, then environment variables (OTA_SECTION_KEY,
+// plus the CADENCE_FRONTEND_HOST/PORT names used by Cadence deployments).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix prefixes every environment override: database.dsn ← OTA_DATABASE_DSN.
+const EnvPrefix = "OTA"
+
+// Development-only secrets: start-up logs a warning when they are still in use.
+const (
+	DevAdminKey   = "ota-dev-admin-key"
+	DevSigningKey = "ota-dev-url-signing-key"
+)
+
+// Config is the whole configuration; each binary validates the sections it uses.
+type Config struct {
+	Log      Log      `mapstructure:"log"`
+	Database Database `mapstructure:"database"`
+	Cadence  Cadence  `mapstructure:"cadence"`
+	HTTP     HTTP     `mapstructure:"http"`
+	Auth     Auth     `mapstructure:"auth"`
+	Firmware Firmware `mapstructure:"firmware"`
+	MQTT     MQTT     `mapstructure:"mqtt"`
+	OTA      OTA      `mapstructure:"ota"`
+	Worker   Worker   `mapstructure:"worker"`
+}
+
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+type Database struct {
+	DSN             string        `mapstructure:"dsn"`
+	MaxOpenConns    int           `mapstructure:"max_open_conns"`
+	MigrateOnStart  bool          `mapstructure:"migrate_on_start"`
+	QueryTimeout    time.Duration `mapstructure:"query_timeout"`
+	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime"`
+}
+
+type Cadence struct {
+	FrontendHost    string        `mapstructure:"frontend_host"`
+	FrontendPort    int           `mapstructure:"frontend_port"`
+	DomainPrefix    string        `mapstructure:"domain_prefix"`
+	DomainRetention time.Duration `mapstructure:"domain_retention"`
+	TaskList        string        `mapstructure:"task_list"`
+	StartupTimeout  time.Duration `mapstructure:"startup_timeout"`
+	RPCTimeout      time.Duration `mapstructure:"rpc_timeout"`
+}
+
+// Address is host:port of the frontend's gRPC endpoint.
+func (c Cadence) Address() string {
+	return net.JoinHostPort(c.FrontendHost, fmt.Sprint(c.FrontendPort))
+}
+
+type HTTP struct {
+	Listen          string        `mapstructure:"listen"`
+	PublicURL       string        `mapstructure:"public_url"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	MaxFirmwareSize int64         `mapstructure:"max_firmware_size"`
+	MaxBodySize     int64         `mapstructure:"max_body_size"`
+}
+
+type Auth struct {
+	AdminKey string `mapstructure:"admin_key"`
+}
+
+type Firmware struct {
+	URLSigningKey string        `mapstructure:"url_signing_key"`
+	URLTTL        time.Duration `mapstructure:"url_ttl"`
+}
+
+type MQTT struct {
+	Broker         string        `mapstructure:"broker"`
+	ClientID       string        `mapstructure:"client_id"`
+	Username       string        `mapstructure:"username"`
+	Password       string        `mapstructure:"password"`
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
+	PublishTimeout time.Duration `mapstructure:"publish_timeout"`
+}
+
+// OTA holds the per-device update policy the API puts into every workflow it starts.
+type OTA struct {
+	HeartbeatMaxAge   time.Duration `mapstructure:"heartbeat_max_age"`
+	MinBatteryPercent int           `mapstructure:"min_battery_percent"`
+	StepTimeout       time.Duration `mapstructure:"step_timeout"`
+	UpdateTimeout     time.Duration `mapstructure:"update_timeout"`
+	RollbackTimeout   time.Duration `mapstructure:"rollback_timeout"`
+	CommandTTL        time.Duration `mapstructure:"command_ttl"`
+	ReadyRetryWindow  time.Duration `mapstructure:"ready_retry_window"`
+	CampaignInFlight  int           `mapstructure:"campaign_in_flight"`
+}
+
+type Worker struct {
+	TenantRefreshInterval   time.Duration `mapstructure:"tenant_refresh_interval"`
+	DecisionPollers         int           `mapstructure:"decision_pollers"`
+	ActivityPollers         int           `mapstructure:"activity_pollers"`
+	MaxConcurrentActivities int           `mapstructure:"max_concurrent_activities"`
+	HeartbeatFlushInterval  time.Duration `mapstructure:"heartbeat_flush_interval"`
+	ShutdownTimeout         time.Duration `mapstructure:"shutdown_timeout"`
+	MetricsListen           string        `mapstructure:"metrics_listen"`
+}
+
+func setDefaults(v *viper.Viper) {
+	defaults := map[string]any{
+		"log.level":  "info",
+		"log.format": "json",
+
+		"database.dsn":               "host=127.0.0.1 port=5432 user=postgres dbname=ota sslmode=disable",
+		"database.max_open_conns":    20,
+		"database.migrate_on_start":  true,
+		"database.query_timeout":     "10s",
+		"database.conn_max_lifetime": "30m",
+
+		"cadence.frontend_host":    "127.0.0.1",
+		"cadence.frontend_port":    7114,
+		"cadence.domain_prefix":    "ota-",
+		"cadence.domain_retention": "72h",
+		"cadence.task_list":        "ota-device-updates",
+		"cadence.startup_timeout":  "60s",
+		"cadence.rpc_timeout":      "10s",
+
+		"http.listen":            "127.0.0.1:8080",
+		"http.public_url":        "http://127.0.0.1:8080",
+		"http.shutdown_timeout":  "15s",
+		"http.max_firmware_size": 256 << 20,
+		"http.max_body_size":     8 << 20,
+
+		"auth.admin_key": DevAdminKey,
+
+		"firmware.url_signing_key": DevSigningKey,
+		"firmware.url_ttl":         "24h",
+
+		"mqtt.broker":          "tcp://127.0.0.1:1883",
+		"mqtt.client_id":       "",
+		"mqtt.username":        "",
+		"mqtt.password":        "",
+		"mqtt.connect_timeout": "10s",
+		"mqtt.publish_timeout": "10s",
+
+		"ota.heartbeat_max_age":   "2m",
+		"ota.min_battery_percent": 20,
+		"ota.step_timeout":        "10m",
+		"ota.update_timeout":      "2h",
+		"ota.rollback_timeout":    "10m",
+		"ota.command_ttl":         "24h",
+		"ota.ready_retry_window":  "2m",
+		"ota.campaign_in_flight":  200,
+
+		"worker.tenant_refresh_interval":   "5s",
+		"worker.decision_pollers":          8,
+		"worker.activity_pollers":          8,
+		"worker.max_concurrent_activities": 1000,
+		"worker.heartbeat_flush_interval":  "1s",
+		"worker.shutdown_timeout":          "30s",
+		"worker.metrics_listen":            "127.0.0.1:9464",
+	}
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+}
+
+// Load reads the configuration. path may be empty (defaults and environment only); when
+// empty, OTA_CONFIG names the file.
+func Load(path string) (*Config, error) {
+	v := viper.New()
+	setDefaults(v)
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	// The names Cadence's own images and docs use win over the OTA_ ones.
+	for key, env := range map[string]string{
+		"cadence.frontend_host": "CADENCE_FRONTEND_HOST",
+		"cadence.frontend_port": "CADENCE_FRONTEND_PORT",
+	} {
+		if err := v.BindEnv(key, env, EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))); err != nil {
+			return nil, fmt.Errorf("config: bind %s: %w", key, err)
+		}
+	}
+	if path == "" {
+		path = os.Getenv("OTA_CONFIG")
+	}
+	if path != "" {
+		v.SetConfigFile(path)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, fmt.Errorf("config: read %s: %w", path, err)
+		}
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &cfg, nil
+}
+
+// KeyError names the configuration key that is wrong.
+type KeyError struct {
+	Key    string
+	Reason string
+}
+
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("config key %q (env %s_%s): %s", e.Key, EnvPrefix,
+		strings.ToUpper(strings.ReplaceAll(e.Key, ".", "_")), e.Reason)
+}
+
+func keyErr(key, format string, args ...any) error {
+	return &KeyError{Key: key, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ValidateCommon checks the sections every binary uses.
+func (c *Config) ValidateCommon() error {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return keyErr("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		return keyErr("log.format", "must be json or console; got %q", c.Log.Format)
+	}
+	if strings.TrimSpace(c.Database.DSN) == "" {
+		return keyErr("database.dsn", "must not be empty")
+	}
+	if c.Database.MaxOpenConns < 1 {
+		return keyErr("database.max_open_conns", "must be at least 1")
+	}
+	if c.Database.QueryTimeout <= 0 {
+		return keyErr("database.query_timeout", "must be a positive duration")
+	}
+	if c.Cadence.FrontendHost == "" {
+		return keyErr("cadence.frontend_host", "must not be empty")
+	}
+	if c.Cadence.FrontendPort < 1 || c.Cadence.FrontendPort > 65535 {
+		return keyErr("cadence.frontend_port", "must be between 1 and 65535; got %d", c.Cadence.FrontendPort)
+	}
+	if c.Cadence.DomainPrefix == "" {
+		return keyErr("cadence.domain_prefix", "must not be empty")
+	}
+	if c.Cadence.DomainRetention < 24*time.Hour {
+		return keyErr("cadence.domain_retention", "must be at least 24h (Cadence keeps whole days)")
+	}
+	if c.Cadence.TaskList == "" {
+		return keyErr("cadence.task_list", "must not be empty")
+	}
+	if c.Cadence.StartupTimeout <= 0 {
+		return keyErr("cadence.startup_timeout", "must be a positive duration")
+	}
+	if c.Cadence.RPCTimeout <= 0 {
+		return keyErr("cadence.rpc_timeout", "must be a positive duration")
+	}
+	if len(c.Firmware.URLSigningKey) < 16 {
+		return keyErr("firmware.url_signing_key", "must be at least 16 characters")
+	}
+	if c.Firmware.URLTTL < time.Minute {
+		return keyErr("firmware.url_ttl", "must be at least 1m")
+	}
+	return c.validateOTA()
+}
+
+func (c *Config) validateOTA() error {
+	o := c.OTA
+	for key, d := range map[string]time.Duration{
+		"ota.heartbeat_max_age":  o.HeartbeatMaxAge,
+		"ota.step_timeout":       o.StepTimeout,
+		"ota.update_timeout":     o.UpdateTimeout,
+		"ota.rollback_timeout":   o.RollbackTimeout,
+		"ota.command_ttl":        o.CommandTTL,
+		"ota.ready_retry_window": o.ReadyRetryWindow,
+	} {
+		if d <= 0 {
+			return keyErr(key, "must be a positive duration")
+		}
+	}
+	if o.StepTimeout > o.UpdateTimeout {
+		return keyErr("ota.step_timeout", "must not exceed ota.update_timeout")
+	}
+	if o.MinBatteryPercent < 0 || o.MinBatteryPercent > 100 {
+		return keyErr("ota.min_battery_percent", "must be between 0 and 100")
+	}
+	if o.CampaignInFlight < 1 {
+		return keyErr("ota.campaign_in_flight", "must be at least 1")
+	}
+	return nil
+}
+
+// ValidateAPI checks everything the api binary needs.
+func (c *Config) ValidateAPI() error {
+	if err := c.ValidateCommon(); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		return keyErr("http.listen", "must be host:port: %v", err)
+	}
+	u, err := url.Parse(c.HTTP.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return keyErr("http.public_url", "must be an absolute http(s) URL; got %q", c.HTTP.PublicURL)
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		return keyErr("http.shutdown_timeout", "must be a positive duration")
+	}
+	if c.HTTP.MaxFirmwareSize < 1 {
+		return keyErr("http.max_firmware_size", "must be at least 1 byte")
+	}
+	if c.HTTP.MaxBodySize < 1024 {
+		return keyErr("http.max_body_size", "must be at least 1024 bytes")
+	}
+	if len(c.Auth.AdminKey) < 16 {
+		return keyErr("auth.admin_key", "must be at least 16 characters")
+	}
+	return nil
+}
+
+// ValidateWorker checks everything the worker binary needs.
+func (c *Config) ValidateWorker() error {
+	if err := c.ValidateCommon(); err != nil {
+		return err
+	}
+	u, err := url.Parse(c.MQTT.Broker)
+	if err != nil || u.Host == "" {
+		return keyErr("mqtt.broker", "must be a URL such as tcp://127.0.0.1:1883; got %q", c.MQTT.Broker)
+	}
+	switch u.Scheme {
+	case "tcp", "ssl", "tls", "mqtt", "mqtts", "ws", "wss":
+	default:
+		return keyErr("mqtt.broker", "unsupported scheme %q", u.Scheme)
+	}
+	if c.MQTT.ConnectTimeout <= 0 {
+		return keyErr("mqtt.connect_timeout", "must be a positive duration")
+	}
+	if c.MQTT.PublishTimeout <= 0 {
+		return keyErr("mqtt.publish_timeout", "must be a positive duration")
+	}
+	if _, err := url.Parse(c.HTTP.PublicURL); err != nil || c.HTTP.PublicURL == "" {
+		return keyErr("http.public_url", "must be the API's public URL (firmware links point there)")
+	}
+	w := c.Worker
+	if w.TenantRefreshInterval <= 0 {
+		return keyErr("worker.tenant_refresh_interval", "must be a positive duration")
+	}
+	if w.DecisionPollers < 1 {
+		return keyErr("worker.decision_pollers", "must be at least 1")
+	}
+	if w.ActivityPollers < 1 {
+		return keyErr("worker.activity_pollers", "must be at least 1")
+	}
+	if w.MaxConcurrentActivities < 1 {
+		return keyErr("worker.max_concurrent_activities", "must be at least 1")
+	}
+	if w.HeartbeatFlushInterval <= 0 {
+		return keyErr("worker.heartbeat_flush_interval", "must be a positive duration")
+	}
+	if w.ShutdownTimeout <= 0 {
+		return keyErr("worker.shutdown_timeout", "must be a positive duration")
+	}
+	return nil
+}
+
+// UsesDevSecrets reports whether built-in development secrets are in force.
+func (c *Config) UsesDevSecrets() bool {
+	return c.Auth.AdminKey == DevAdminKey || c.Firmware.URLSigningKey == DevSigningKey
+}
+
+// IsKeyError reports whether err names a configuration key.
+func IsKeyError(err error) bool {
+	var ke *KeyError
+	return errors.As(err, &ke)
+}

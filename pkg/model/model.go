@@ -1,0 +1,98 @@
+// Package model holds the validated domain types shared by the api and the worker.
+package model
+
+import "time"
+
+// Tenant owns devices, firmware and campaigns; it maps to one Cadence domain.
+type Tenant struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	CadenceDomain string    `json:"cadence_domain"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// APIKey authenticates a fleet tool for one tenant. Only a hash of the secret is kept.
+type APIKey struct {
+	ID        string
+	TenantID  string
+	Prefix    string
+	Hash      []byte
+	CreatedAt time.Time
+}
+
+// Device is one managed device.
+type Device struct {
+	TenantID        string            `json:"-"`
+	ID              string            `json:"id"`
+	Transport       Transport         `json:"transport"`
+	HardwareModel   string            `json:"hardware_model"`
+	FirmwareVersion string            `json:"firmware_version"`
+	Labels          map[string]string `json:"labels"`
+	ReportedVersion string            `json:"reported_version,omitempty"`
+	BatteryPercent  *int              `json:"battery_percent,omitempty"`
+	LastSeenAt      *time.Time        `json:"last_seen_at,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// Firmware is one immutable image for one hardware model.
+type Firmware struct {
+	ID            string    `json:"id"`
+	TenantID      string    `json:"-"`
+	Version       string    `json:"version"`
+	HardwareModel string    `json:"hardware_model"`
+	SHA256        string    `json:"sha256"`
+	SizeBytes     int64     `json:"size_bytes"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// Campaign rolls one firmware out to a set of devices.
+type Campaign struct {
+	ID          string        `json:"id"`
+	TenantID    string        `json:"-"`
+	Name        string        `json:"name"`
+	FirmwareID  string        `json:"firmware_id"`
+	State       CampaignState `json:"state"`
+	StateReason string        `json:"state_reason,omitempty"`
+	DeviceCount int           `json:"device_count"`
+	WorkflowID  string        `json:"workflow_id,omitempty"`
+	RunID       string        `json:"run_id,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	StartedAt   *time.Time    `json:"started_at,omitempty"`
+	FinishedAt  *time.Time    `json:"finished_at,omitempty"`
+}
+
+// CampaignDevice is one device's result within a campaign.
+type CampaignDevice struct {
+	CampaignID string      `json:"-"`
+	Seq        int         `json:"seq"`
+	DeviceID   string      `json:"device_id"`
+	State      DeviceState `json:"state"`
+	Reason     string      `json:"reason,omitempty"`
+	WorkflowID string      `json:"workflow_id,omitempty"`
+	RunID      string      `json:"run_id,omitempty"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+}
+
+// FirmwareHistory is one finished update attempt on one device.
+type FirmwareHistory struct {
+	ID          int64       `json:"id"`
+	DeviceID    string      `json:"device_id"`
+	CampaignID  string      `json:"campaign_id,omitempty"`
+	FirmwareID  string      `json:"firmware_id,omitempty"`
+	FromVersion string      `json:"from_version"`
+	ToVersion   string      `json:"to_version"`
+	Outcome     DeviceState `json:"outcome"`
+	Reason      string      `json:"reason,omitempty"`
+	WorkflowID  string      `json:"workflow_id"`
+	RunID       string      `json:"run_id"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// CampaignStatus aggregates the per-device states of one campaign.
+type CampaignStatus struct {
+	Total       int                 `json:"total"`
+	Finished    int                 `json:"finished"`
+	Counts      map[DeviceState]int `json:"status_counts"`
+	ProgressPct float64             `json:"progress_percent"`
+}

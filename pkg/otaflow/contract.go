@@ -1,0 +1,275 @@
+// Package otaflow is the contract between the api (which starts and queries workflows)
+// and the worker (which runs them): names, ids, inputs, signals and queries.
+package otaflow
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/otaplane/ota/pkg/model"
+)
+
+// Registered names. They are part of the persisted histories: never rename one.
+const (
+	UpdateDeviceWorkflow = "OTA_UPDATE_DEVICE"
+	CampaignWorkflow     = "OTA_CAMPAIGN"
+
+	ActivityCheckDeviceReady = "check_device_ready"
+	ActivitySendMQTTCommand  = "send_mqtt_command"
+	ActivityVerifyFirmware   = "verify_firmware"
+	ActivityUpdateDevice     = "update_device"
+	ActivityRollback         = "rollback"
+
+	ActivityListCampaignDevices = "list_campaign_devices"
+	ActivitySetCampaignState    = "set_campaign_state"
+	ActivityMarkCampaignDevices = "mark_campaign_devices"
+
+	// SignalDeviceReport carries a DeviceReport from the MQTT consumer to the device run.
+	SignalDeviceReport = "device_report"
+	// QueryState answers a DeviceRunState (device run) or CampaignRunState (campaign).
+	QueryState = "state"
+
+	// MemoCampaignID lets the API name the campaign that holds a device when a second
+	// update is refused.
+	MemoCampaignID = "campaign_id"
+)
+
+// DeviceWorkflowID is the id of a device's update run. One id per device makes Cadence
+// refuse a second concurrent update for the same device.
+func DeviceWorkflowID(deviceID string) string { return "ota-device:" + deviceID }
+
+// CampaignWorkflowID is the id of a campaign's orchestration run.
+func CampaignWorkflowID(campaignID string) string { return "ota-campaign:" + campaignID }
+
+// Command sequence numbers within one run.
+const (
+	CommandSeqUpdate   = 1
+	CommandSeqRollback = 2
+	CommandSeqCancel   = 3
+)
+
+// CommandID is unique per command and stable across activity retries, so a device can
+// drop a re-published duplicate. It embeds the run id, which routes the device's reports
+// back to exactly the run that sent the command.
+func CommandID(runID string, seq int) string { return fmt.Sprintf("%s:%d", runID, seq) }
+
+// RunIDFromCommandID extracts the run id from a CommandID.
+func RunIDFromCommandID(commandID string) (string, bool) {
+	i := strings.LastIndexByte(commandID, ':')
+	if i <= 0 {
+		return "", false
+	}
+	return commandID[:i], true
+}
+
+// FirmwareRef is the immutable image an update installs.
+type FirmwareRef struct {
+	ID            string
+	Version       string
+	HardwareModel string
+	SHA256        string
+	SizeBytes     int64
+}
+
+// UpdatePolicy bounds every wait of a device run; the API fills it from configuration.
+type UpdatePolicy struct {
+	HeartbeatMaxAge   time.Duration
+	MinBatteryPercent int
+	// ReadyRetryWindow is how long an offline device is retried before it is rejected.
+	ReadyRetryWindow time.Duration
+	// StepTimeout bounds the wait for each next report from the device.
+	StepTimeout time.Duration
+	// UpdateTimeout bounds the whole run from command to verified.
+	UpdateTimeout   time.Duration
+	RollbackTimeout time.Duration
+	CommandTTL      time.Duration
+	AllowDowngrade  bool
+}
+
+// UpdateDeviceInput starts OTA_UPDATE_DEVICE.
+type UpdateDeviceInput struct {
+	TenantID   string
+	DeviceID   string
+	CampaignID string // empty for a single-device update
+	Firmware   FirmwareRef
+	Policy     UpdatePolicy
+}
+
+// UpdateDeviceResult is the run's outcome.
+type UpdateDeviceResult struct {
+	State       model.DeviceState
+	Reason      string
+	FromVersion string
+	ToVersion   string
+}
+
+// ReportStatus mirrors the device protocol's report status.
+type ReportStatus string
+
+const (
+	ReportAccepted    ReportStatus = "ACCEPTED"
+	ReportDownloading ReportStatus = "DOWNLOADING"
+	ReportDownloaded  ReportStatus = "DOWNLOADED"
+	ReportInstalling  ReportStatus = "INSTALLING"
+	ReportInstalled   ReportStatus = "INSTALLED"
+	ReportFailed      ReportStatus = "FAILED"
+	ReportRejected    ReportStatus = "REJECTED"
+	ReportRolledBack  ReportStatus = "ROLLED_BACK"
+	ReportCanceled    ReportStatus = "CANCELED"
+)
+
+// DeviceReport is the payload of SignalDeviceReport.
+type DeviceReport struct {
+	CommandID       string
+	Status          ReportStatus
+	ProgressPercent int
+	FirmwareVersion string
+	ImageSHA256     string
+	ErrorCode       string
+	ErrorMessage    string
+	ReportedAt      time.Time
+}
+
+// Transition is one step in a run's history.
+type Transition struct {
+	State  model.DeviceState `json:"state"`
+	At     time.Time         `json:"at"`
+	Detail string            `json:"detail,omitempty"`
+}
+
+// DeviceRunState answers QueryState on a device run.
+type DeviceRunState struct {
+	DeviceID        string            `json:"device_id"`
+	CampaignID      string            `json:"campaign_id,omitempty"`
+	State           model.DeviceState `json:"state"`
+	Reason          string            `json:"reason,omitempty"`
+	FromVersion     string            `json:"from_version,omitempty"`
+	TargetVersion   string            `json:"target_version"`
+	CommandID       string            `json:"command_id,omitempty"`
+	ProgressPercent int               `json:"progress_percent"`
+	History         []Transition      `json:"history"`
+}
+
+// ReadyCheck is the result of check_device_ready.
+type ReadyCheck struct {
+	Ready          bool
+	Reason         string // set when not ready
+	CurrentVersion string
+	// AlreadyOnTarget means nothing needs doing: the run succeeds without a command.
+	AlreadyOnTarget bool
+}
+
+// CommandRequest is the input of send_mqtt_command and rollback.
+type CommandRequest struct {
+	TenantID        string
+	DeviceID        string
+	CampaignID      string
+	CommandID       string
+	Firmware        FirmwareRef
+	RollbackVersion string
+	CancelsCommand  string
+	TTL             time.Duration
+	// IssuedAt comes from workflow time so a retried publish carries the same bytes.
+	IssuedAt time.Time
+}
+
+// VerifyRequest is the input of verify_firmware.
+type VerifyRequest struct {
+	TenantID   string
+	DeviceID   string
+	CampaignID string
+	Firmware   FirmwareRef
+	Report     DeviceReport
+}
+
+// OutcomeRequest is the input of update_device: the run's final record.
+type OutcomeRequest struct {
+	TenantID    string
+	DeviceID    string
+	CampaignID  string
+	Firmware    FirmwareRef
+	State       model.DeviceState
+	Reason      string
+	FromVersion string
+	// Installed is true when the device now runs Firmware.
+	Installed  bool
+	WorkflowID string
+	RunID      string
+}
+
+// CampaignInput starts (or continues as new) OTA_CAMPAIGN.
+type CampaignInput struct {
+	TenantID    string
+	CampaignID  string
+	Firmware    FirmwareRef
+	Policy      UpdatePolicy
+	MaxInFlight int
+	// AfterSeq is the last dispatched device sequence (continue-as-new carries it).
+	AfterSeq int
+	// Dispatched and Finished carry the counters across continue-as-new.
+	Dispatched int
+	Finished   int
+}
+
+// CampaignDevicePage is one page of a campaign's devices in dispatch order.
+type CampaignDevicePage struct {
+	Devices []CampaignDeviceRef
+}
+
+// CampaignDeviceRef is one device to dispatch.
+type CampaignDeviceRef struct {
+	Seq      int
+	DeviceID string
+}
+
+// ListCampaignDevicesRequest is the input of list_campaign_devices.
+type ListCampaignDevicesRequest struct {
+	TenantID   string
+	CampaignID string
+	AfterSeq   int
+	Limit      int
+}
+
+// SetCampaignStateRequest is the input of set_campaign_state.
+type SetCampaignStateRequest struct {
+	TenantID   string
+	CampaignID string
+	State      model.CampaignState
+	Reason     string
+}
+
+// MarkCampaignDevicesRequest records a terminal state for devices the campaign could not
+// dispatch (e.g. another update already running on them).
+type MarkCampaignDevicesRequest struct {
+	TenantID   string
+	CampaignID string
+	DeviceIDs  []string
+	State      model.DeviceState
+	Reason     string
+}
+
+// CampaignRunState answers QueryState on a campaign run.
+type CampaignRunState struct {
+	CampaignID string              `json:"campaign_id"`
+	State      model.CampaignState `json:"state"`
+	Dispatched int                 `json:"dispatched"`
+	Finished   int                 `json:"finished"`
+	InFlight   int                 `json:"in_flight"`
+}
+
+// Reasons a run ends without installing.
+const (
+	ReasonDeviceNotFound    = "device_not_found"
+	ReasonHardwareMismatch  = "hardware_mismatch"
+	ReasonOffline           = "offline"
+	ReasonLowBattery        = "low_battery"
+	ReasonDowngrade         = "downgrade_not_allowed"
+	ReasonAlreadyOnTarget   = "already_on_target"
+	ReasonUpdateInProgress  = "update_in_progress"
+	ReasonNoReport          = "no_report_within_step_timeout"
+	ReasonUpdateTimeout     = "update_timeout"
+	ReasonVerifyMismatch    = "verification_mismatch"
+	ReasonRollbackNoAnswer  = "rollback_not_confirmed"
+	ReasonCanceledByRequest = "canceled"
+)

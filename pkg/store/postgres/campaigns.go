@@ -1,0 +1,312 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+// textArray binds a []string as one Postgres text[] parameter. GORM would otherwise
+// expand a slice into one placeholder per element, which breaks past 65,535 devices.
+type textArray []string
+
+func (a textArray) Value() (driver.Value, error) {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, s := range a {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('"')
+		sb.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s))
+		sb.WriteByte('"')
+	}
+	sb.WriteByte('}')
+	return sb.String(), nil
+}
+
+type campaignRow struct {
+	ID          string
+	TenantID    string
+	Name        string
+	FirmwareID  string
+	State       string
+	StateReason string
+	DeviceCount int
+	WorkflowID  string
+	RunID       string
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+}
+
+func (r campaignRow) model() model.Campaign {
+	return model.Campaign{ID: r.ID, TenantID: r.TenantID, Name: r.Name, FirmwareID: r.FirmwareID,
+		State: model.CampaignState(r.State), StateReason: r.StateReason, DeviceCount: r.DeviceCount,
+		WorkflowID: r.WorkflowID, RunID: r.RunID, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+}
+
+const campaignColumns = `id, tenant_id, name, firmware_id, state, state_reason, device_count, workflow_id, run_id,
+	created_at, started_at, finished_at`
+
+// maxMissingReported caps the ids an unknown-devices error lists.
+const maxMissingReported = 20
+
+// CreateCampaign implements store.Store: the campaign and all its device rows, or nothing.
+func (s *Store) CreateCampaign(ctx context.Context, c model.Campaign, deviceIDs []string) (model.Campaign, error) {
+	var out model.Campaign
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		var missing []string
+		if err := tx.Raw(`SELECT x.id FROM unnest(?::text[]) WITH ORDINALITY AS x(id, ord)
+			LEFT JOIN devices d ON d.tenant_id = ? AND d.id = x.id WHERE d.id IS NULL ORDER BY x.ord LIMIT ?`,
+			textArray(deviceIDs), c.TenantID, maxMissingReported).Pluck("id", &missing).Error; err != nil {
+			return classify(err)
+		}
+		if len(missing) > 0 {
+			return &store.MissingDevicesError{IDs: missing}
+		}
+		var rows []campaignRow
+		if err := tx.Raw(`INSERT INTO campaigns (id, tenant_id, name, firmware_id, state, device_count)
+			VALUES (?, ?, ?, ?, ?, ?) RETURNING `+campaignColumns,
+			c.ID, c.TenantID, c.Name, c.FirmwareID, string(model.CampaignCreated), len(deviceIDs)).Scan(&rows).Error; err != nil {
+			return classify(err)
+		}
+		out = rows[0].model()
+		return classify(tx.Exec(`INSERT INTO campaign_devices (campaign_id, tenant_id, device_id, seq, state, state_rank)
+			SELECT ?, ?, x.id, x.ord, ?, ? FROM unnest(?::text[]) WITH ORDINALITY AS x(id, ord)`,
+			c.ID, c.TenantID, string(model.StatePending), model.StatePending.Rank(), textArray(deviceIDs)).Error)
+	})
+	if err != nil {
+		return model.Campaign{}, fmt.Errorf("create campaign: %w", err)
+	}
+	return out, nil
+}
+
+// GetCampaign implements store.Store.
+func (s *Store) GetCampaign(ctx context.Context, tenantID, campaignID string) (model.Campaign, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var rows []campaignRow
+	if err := s.conn(ctx).Raw(`SELECT `+campaignColumns+` FROM campaigns WHERE tenant_id = ? AND id = ?`,
+		tenantID, campaignID).Scan(&rows).Error; err != nil {
+		return model.Campaign{}, fmt.Errorf("get campaign %s: %w", campaignID, classify(err))
+	}
+	if len(rows) == 0 {
+		return model.Campaign{}, fmt.Errorf("get campaign %s: %w", campaignID, classify(gorm.ErrRecordNotFound))
+	}
+	return rows[0].model(), nil
+}
+
+// ListCampaigns implements store.Store.
+func (s *Store) ListCampaigns(ctx context.Context, tenantID string, p store.Page) ([]model.Campaign, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	after := p.After
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	var rows []campaignRow
+	if err := s.conn(ctx).Raw(`SELECT `+campaignColumns+` FROM campaigns WHERE tenant_id = ? AND id > ?::uuid
+		ORDER BY id LIMIT ?`, tenantID, after, p.Limit).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", classify(err))
+	}
+	out := make([]model.Campaign, len(rows))
+	for i, r := range rows {
+		out[i] = r.model()
+	}
+	return out, nil
+}
+
+// MarkCampaignStarted implements store.Store.
+func (s *Store) MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Exec(`UPDATE campaigns SET workflow_id = ?, run_id = ?,
+		state = CASE WHEN state = ? THEN ? ELSE state END, started_at = COALESCE(started_at, now())
+		WHERE tenant_id = ? AND id = ?`,
+		workflowID, runID, string(model.CampaignCreated), string(model.CampaignRunning), tenantID, campaignID).Error
+	if err != nil {
+		return fmt.Errorf("mark campaign %s started: %w", campaignID, classify(err))
+	}
+	return nil
+}
+
+// SetCampaignState implements store.Store; a finished campaign keeps its final state.
+func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Exec(`UPDATE campaigns SET state = ?, state_reason = ?,
+		started_at = CASE WHEN ? = ? THEN COALESCE(started_at, now()) ELSE started_at END,
+		finished_at = CASE WHEN ? THEN now() ELSE finished_at END
+		WHERE tenant_id = ? AND id = ? AND state NOT IN (?, ?, ?)`,
+		string(r.State), r.Reason, string(r.State), string(model.CampaignRunning), r.State.Terminal(),
+		r.TenantID, r.CampaignID,
+		string(model.CampaignCompleted), string(model.CampaignCanceled), string(model.CampaignFailed)).Error
+	if err != nil {
+		return fmt.Errorf("set campaign %s state %s: %w", r.CampaignID, r.State, classify(err))
+	}
+	return nil
+}
+
+type stateCount struct {
+	State string
+	N     int
+}
+
+// CampaignStatus implements store.Store.
+func (s *Store) CampaignStatus(ctx context.Context, tenantID, campaignID string) (model.CampaignStatus, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var rows []stateCount
+	if err := s.conn(ctx).Raw(`SELECT state, count(*) AS n FROM campaign_devices
+		WHERE tenant_id = ? AND campaign_id = ? GROUP BY state`, tenantID, campaignID).Scan(&rows).Error; err != nil {
+		return model.CampaignStatus{}, fmt.Errorf("campaign %s status: %w", campaignID, classify(err))
+	}
+	st := model.CampaignStatus{Counts: make(map[model.DeviceState]int, len(model.AllDeviceStates))}
+	for _, ds := range model.AllDeviceStates {
+		st.Counts[ds] = 0
+	}
+	for _, r := range rows {
+		ds := model.DeviceState(r.State)
+		st.Counts[ds] += r.N
+		st.Total += r.N
+		if ds.Terminal() {
+			st.Finished += r.N
+		}
+	}
+	if st.Total > 0 {
+		// One decimal is enough for a progress bar and keeps JSON stable.
+		st.ProgressPct = float64(st.Finished*1000/st.Total) / 10
+	}
+	return st, nil
+}
+
+type campaignDeviceRow struct {
+	Seq        int
+	DeviceID   string
+	State      string
+	Reason     string
+	WorkflowID string
+	RunID      string
+	UpdatedAt  time.Time
+}
+
+// ListCampaignDevices implements store.Store.
+func (s *Store) ListCampaignDevices(ctx context.Context, tenantID, campaignID string, afterSeq, limit int) ([]model.CampaignDevice, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var rows []campaignDeviceRow
+	if err := s.conn(ctx).Raw(`SELECT seq, device_id, state, reason, workflow_id, run_id, updated_at
+		FROM campaign_devices WHERE tenant_id = ? AND campaign_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		tenantID, campaignID, afterSeq, limit).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("campaign %s devices: %w", campaignID, classify(err))
+	}
+	out := make([]model.CampaignDevice, len(rows))
+	for i, r := range rows {
+		out[i] = model.CampaignDevice{CampaignID: campaignID, Seq: r.Seq, DeviceID: r.DeviceID,
+			State: model.DeviceState(r.State), Reason: r.Reason, WorkflowID: r.WorkflowID, RunID: r.RunID, UpdatedAt: r.UpdatedAt}
+	}
+	return out, nil
+}
+
+// CampaignDispatchPage implements store.Store.
+func (s *Store) CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var rows []campaignDeviceRow
+	if err := s.conn(ctx).Raw(`SELECT seq, device_id FROM campaign_devices
+		WHERE tenant_id = ? AND campaign_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		r.TenantID, r.CampaignID, r.AfterSeq, r.Limit).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("campaign %s dispatch page: %w", r.CampaignID, classify(err))
+	}
+	out := make([]otaflow.CampaignDeviceRef, len(rows))
+	for i, row := range rows {
+		out[i] = otaflow.CampaignDeviceRef{Seq: row.Seq, DeviceID: row.DeviceID}
+	}
+	return out, nil
+}
+
+// MarkCampaignDevices implements store.Store.
+func (s *Store) MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error {
+	if len(r.DeviceIDs) == 0 {
+		return nil
+	}
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, reason = ?, updated_at = now()
+		WHERE tenant_id = ? AND campaign_id = ? AND device_id = ANY(?::text[]) AND state_rank < ?`,
+		string(r.State), r.State.Rank(), r.Reason, r.TenantID, r.CampaignID, textArray(r.DeviceIDs), r.State.Rank()).Error
+	if err != nil {
+		return fmt.Errorf("mark %d campaign devices %s: %w", len(r.DeviceIDs), r.State, classify(err))
+	}
+	return nil
+}
+
+// AdvanceCampaignDevice implements store.Store.
+func (s *Store) AdvanceCampaignDevice(ctx context.Context, tenantID, campaignID, deviceID string, state model.DeviceState, reason, workflowID, runID string) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, reason = ?,
+		workflow_id = ?, run_id = ?, updated_at = now()
+		WHERE tenant_id = ? AND campaign_id = ? AND device_id = ? AND state_rank < ?`,
+		string(state), state.Rank(), reason, workflowID, runID, tenantID, campaignID, deviceID, state.Rank()).Error
+	if err != nil {
+		return fmt.Errorf("advance campaign %s device %s to %s: %w", campaignID, deviceID, state, classify(err))
+	}
+	return nil
+}
+
+// AdvanceRun implements store.Store.
+func (s *Store) AdvanceRun(ctx context.Context, tenantID, deviceID, runID string, state model.DeviceState) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, updated_at = now()
+		WHERE tenant_id = ? AND device_id = ? AND run_id = ? AND state_rank < ?`,
+		string(state), state.Rank(), tenantID, deviceID, runID, state.Rank()).Error
+	if err != nil {
+		return fmt.Errorf("advance run %s of %s to %s: %w", runID, deviceID, state, classify(err))
+	}
+	return nil
+}
+
+// RecordOutcome implements store.Store. Idempotent: a retried activity finds the history
+// row and the terminal campaign state already written.
+func (s *Store) RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if r.Installed {
+			if err := tx.Exec(`UPDATE devices SET firmware_version = ?, updated_at = now() WHERE tenant_id = ? AND id = ?`,
+				r.Firmware.Version, r.TenantID, r.DeviceID).Error; err != nil {
+				return classify(err)
+			}
+		}
+		if err := tx.Exec(`INSERT INTO device_firmware_history (tenant_id, device_id, campaign_id, firmware_id,
+			from_version, to_version, outcome, reason, workflow_id, run_id)
+			VALUES (?, ?, ?::uuid, ?::uuid, ?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id, run_id) DO NOTHING`,
+			r.TenantID, r.DeviceID, nullable(r.CampaignID), nullable(r.Firmware.ID), r.FromVersion, r.Firmware.Version,
+			string(r.State), r.Reason, r.WorkflowID, r.RunID).Error; err != nil {
+			return classify(err)
+		}
+		if r.CampaignID == "" {
+			return nil
+		}
+		return classify(tx.Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, reason = ?,
+			workflow_id = ?, run_id = ?, updated_at = now()
+			WHERE tenant_id = ? AND campaign_id = ? AND device_id = ? AND state_rank < ?`,
+			string(r.State), r.State.Rank(), r.Reason, r.WorkflowID, r.RunID,
+			r.TenantID, r.CampaignID, r.DeviceID, r.State.Rank()).Error)
+	})
+	if err != nil {
+		return fmt.Errorf("record outcome of %s run %s: %w", r.DeviceID, r.RunID, err)
+	}
+	return nil
+}

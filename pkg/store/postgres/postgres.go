@@ -1,0 +1,126 @@
+// Package postgres implements store.Store on PostgreSQL through GORM.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	gormpg "gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the PostgreSQL store.
+type Store struct {
+	db           *gorm.DB
+	sqlDB        *sql.DB
+	queryTimeout time.Duration
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects (lazily: a database that is down now can come back later).
+func Open(cfg config.Database) (*Store, error) {
+	db, err := gorm.Open(gormpg.Open(cfg.DSN), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		PrepareStmt:            false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pool: %w", err)
+	}
+	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
+	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
+	return &Store{db: db, sqlDB: sqlDB, queryTimeout: cfg.QueryTimeout}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.sqlDB.Close() }
+
+// Migrate applies pending migrations under a Postgres advisory lock, so api and worker
+// replicas starting together apply each migration once.
+func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, s.sqlDB, mustSub(migrations, "migrations"),
+		goose.WithSessionLocker(locker))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: migrate up: %w", classify(err))
+	}
+	return len(results), nil
+}
+
+// Ping checks the connection.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	if err := s.sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", classify(err))
+	}
+	return nil
+}
+
+func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.queryTimeout)
+}
+
+func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// classify maps driver errors onto the store's sentinel errors.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
+		case "57P01", "57P02", "57P03", "53300": // shutdown, crash, cannot connect now, too many connections
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	// Anything that is not a server-side SQL error is a transport problem: refused
+	// connection, reset, deadline while connecting.
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // the embedded directory is fixed at build time
+	}
+	return sub
+}

@@ -1,0 +1,82 @@
+// Package store defines persistence behind an interface; postgres implements it.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
+)
+
+var (
+	// ErrNotFound: no such row for this tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key already exists.
+	ErrConflict = errors.New("already exists")
+	// ErrUnavailable: the database cannot be reached; callers answer 503 and retry later.
+	ErrUnavailable = errors.New("database unavailable")
+)
+
+// MissingDevicesError lists campaign device ids that do not exist in the tenant.
+type MissingDevicesError struct{ IDs []string }
+
+func (e *MissingDevicesError) Error() string { return "unknown devices" }
+
+// Page selects a slice of a list ordered by a stable key.
+type Page struct {
+	After string
+	Limit int
+}
+
+// Heartbeat is one device heartbeat to apply.
+type Heartbeat struct {
+	TenantID        string
+	DeviceID        string
+	FirmwareVersion string
+	BatteryPercent  *int
+	SeenAt          time.Time
+}
+
+// Store is everything the control plane persists.
+type Store interface {
+	Ping(ctx context.Context) error
+
+	// CreateTenant stores the tenant and its first key; beforeCommit runs inside the
+	// transaction so a failure there (e.g. domain registration) leaves nothing behind.
+	CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey, beforeCommit func(context.Context) error) error
+	TenantByKeyHash(ctx context.Context, hash []byte) (model.Tenant, error)
+	ListTenants(ctx context.Context) ([]model.Tenant, error)
+
+	CreateDevice(ctx context.Context, d model.Device) (model.Device, error)
+	GetDevice(ctx context.Context, tenantID, deviceID string) (model.Device, error)
+	ListDevices(ctx context.Context, tenantID string, p Page) ([]model.Device, error)
+	ApplyHeartbeats(ctx context.Context, hbs []Heartbeat) error
+	DeviceHistory(ctx context.Context, tenantID, deviceID string, limit int) ([]model.FirmwareHistory, error)
+
+	CreateFirmware(ctx context.Context, fw model.Firmware, image io.Reader) (model.Firmware, error)
+	GetFirmware(ctx context.Context, tenantID, firmwareID string) (model.Firmware, error)
+	ListFirmware(ctx context.Context, tenantID string, p Page) ([]model.Firmware, error)
+	// OpenFirmware streams an image; the caller closes it.
+	OpenFirmware(ctx context.Context, fw model.Firmware) (io.ReadSeekCloser, error)
+
+	CreateCampaign(ctx context.Context, c model.Campaign, deviceIDs []string) (model.Campaign, error)
+	GetCampaign(ctx context.Context, tenantID, campaignID string) (model.Campaign, error)
+	ListCampaigns(ctx context.Context, tenantID string, p Page) ([]model.Campaign, error)
+	MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string) error
+	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error
+	CampaignStatus(ctx context.Context, tenantID, campaignID string) (model.CampaignStatus, error)
+	ListCampaignDevices(ctx context.Context, tenantID, campaignID string, afterSeq, limit int) ([]model.CampaignDevice, error)
+	CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error)
+	MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error
+
+	// AdvanceCampaignDevice moves one device forward (never backward) and records the run.
+	AdvanceCampaignDevice(ctx context.Context, tenantID, campaignID, deviceID string, state model.DeviceState, reason, workflowID, runID string) error
+	// AdvanceRun moves the device's row for one run forward (used by report consumers,
+	// which know the run but not the campaign).
+	AdvanceRun(ctx context.Context, tenantID, deviceID, runID string, state model.DeviceState) error
+	// RecordOutcome writes a run's result in one transaction.
+	RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error
+}
