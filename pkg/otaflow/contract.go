@@ -87,6 +87,12 @@ type UpdatePolicy struct {
 	AllowDowngrade  bool
 }
 
+// RunTimeout bounds a whole device run (every wait plus slack for the activities); the
+// starter sets it as the workflow's execution timeout.
+func (p UpdatePolicy) RunTimeout() time.Duration {
+	return p.ReadyRetryWindow + p.UpdateTimeout + p.RollbackTimeout + 20*time.Minute
+}
+
 // UpdateDeviceInput starts OTA_UPDATE_DEVICE.
 type UpdateDeviceInput struct {
 	TenantID   string

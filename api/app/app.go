@@ -1,0 +1,178 @@
+// Package app holds the API's use cases. Handlers call the Service interface; the
+// Service talks to the store and starts or queries workflows, never to devices.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/otaplane/ota/pkg/cadenceclient"
+	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+var (
+	// ErrConflict: the action collides with existing state (409).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: a dependency (Cadence, Postgres) is down (503).
+	ErrUnavailable = errors.New("service unavailable")
+	// ErrUnauthorized: missing or unknown credentials (401).
+	ErrUnauthorized = errors.New("unauthorized")
+)
+
+// UpdateInProgressError says a device already has a running update (409).
+type UpdateInProgressError struct {
+	WorkflowID string
+	RunID      string
+	CampaignID string
+}
+
+func (e *UpdateInProgressError) Error() string {
+	return "an update is already running on this device"
+}
+
+// Workflows is the API's view of Cadence.
+type Workflows interface {
+	Ping(ctx context.Context) error
+	RegisterDomain(ctx context.Context, domain, description string) error
+	StartDeviceUpdate(ctx context.Context, domain string, in otaflow.UpdateDeviceInput) (runID string, err error)
+	StartCampaign(ctx context.Context, domain string, in otaflow.CampaignInput) (runID string, err error)
+	QueryDeviceRun(ctx context.Context, domain, deviceID string) (otaflow.DeviceRunState, error)
+}
+
+// Service is every use case of the HTTP API.
+type Service interface {
+	Ready(ctx context.Context) map[string]error
+
+	CreateTenant(ctx context.Context, name string) (model.Tenant, string, error)
+	Authenticate(ctx context.Context, apiKey string) (model.Tenant, error)
+
+	CreateDevice(ctx context.Context, t model.Tenant, d model.Device) (model.Device, error)
+	GetDevice(ctx context.Context, t model.Tenant, id string) (model.Device, error)
+	ListDevices(ctx context.Context, t model.Tenant, p store.Page) ([]model.Device, error)
+	DeviceHistory(ctx context.Context, t model.Tenant, id string) ([]model.FirmwareHistory, error)
+	StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID, firmwareID string, allowDowngrade bool) (DeviceUpdateStarted, error)
+	DeviceUpdateState(ctx context.Context, t model.Tenant, deviceID string) (otaflow.DeviceRunState, error)
+
+	UploadFirmware(ctx context.Context, t model.Tenant, up FirmwareUpload) (model.Firmware, error)
+	GetFirmware(ctx context.Context, t model.Tenant, id string) (model.Firmware, error)
+	ListFirmware(ctx context.Context, t model.Tenant, p store.Page) ([]model.Firmware, error)
+	OpenFirmware(ctx context.Context, tenantID, id string) (model.Firmware, io.ReadSeekCloser, error)
+
+	CreateCampaign(ctx context.Context, t model.Tenant, c NewCampaign) (model.Campaign, error)
+	GetCampaign(ctx context.Context, t model.Tenant, id string) (model.Campaign, error)
+	ListCampaigns(ctx context.Context, t model.Tenant, p store.Page) ([]model.Campaign, error)
+	ExecuteCampaign(ctx context.Context, t model.Tenant, id string) (CampaignExecution, error)
+	CampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error)
+	CampaignDevices(ctx context.Context, t model.Tenant, id string, afterSeq, limit int) ([]model.CampaignDevice, error)
+}
+
+// DeviceUpdateStarted answers a single-device update.
+type DeviceUpdateStarted struct {
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	DeviceID   string `json:"device_id"`
+	FirmwareID string `json:"firmware_id"`
+}
+
+// FirmwareUpload is a validated upload; Image must be seekable (hashed, then stored).
+type FirmwareUpload struct {
+	Version       string
+	HardwareModel string
+	Image         io.ReadSeeker
+	Size          int64
+}
+
+// NewCampaign is a campaign request.
+type NewCampaign struct {
+	Name       string
+	FirmwareID string
+	DeviceIDs  []string
+}
+
+// CampaignExecution answers execute.
+type CampaignExecution struct {
+	CampaignID         string `json:"campaign_id"`
+	WorkflowsSubmitted int    `json:"workflows_submitted"`
+	WorkflowID         string `json:"workflow_id"`
+	RunID              string `json:"run_id"`
+}
+
+// CampaignStatus answers status.
+type CampaignStatus struct {
+	CampaignID      string                    `json:"campaign_id"`
+	State           model.CampaignState       `json:"state"`
+	StateReason     string                    `json:"state_reason,omitempty"`
+	ProgressPercent float64                   `json:"progress_percent"`
+	StatusCounts    map[model.DeviceState]int `json:"status_counts"`
+	Total           int                       `json:"total"`
+	Finished        int                       `json:"finished"`
+	Succeeded       int                       `json:"succeeded"`
+	Failed          int                       `json:"failed"`
+}
+
+type service struct {
+	store     store.Store
+	workflows Workflows
+	cfg       *config.Config
+	now       func() time.Time
+}
+
+// New returns the Service.
+func New(st store.Store, wf Workflows, cfg *config.Config) Service {
+	return &service{store: st, workflows: wf, cfg: cfg, now: time.Now}
+}
+
+func (s *service) Ready(ctx context.Context) map[string]error {
+	return map[string]error{"postgres": s.store.Ping(ctx), "cadence": s.workflows.Ping(ctx)}
+}
+
+func hashKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+// CreateTenant stores the tenant and its first key and registers its Cadence domain, all
+// or nothing; the domain registration is idempotent, so a retry after a failure is safe.
+func (s *service) CreateTenant(ctx context.Context, name string) (model.Tenant, string, error) {
+	if err := model.ValidateName("name", name); err != nil {
+		return model.Tenant{}, "", err
+	}
+	id := uuid.NewString()
+	t := model.Tenant{ID: id, Name: name, CadenceDomain: cadenceclient.DomainName(s.cfg.Cadence.DomainPrefix, id),
+		CreatedAt: s.now().UTC()}
+	secret := make([]byte, 24)
+	if _, err := rand.Read(secret); err != nil {
+		return model.Tenant{}, "", fmt.Errorf("generate key: %w", err)
+	}
+	key := "ota_" + hex.EncodeToString(secret)
+	k := model.APIKey{ID: uuid.NewString(), TenantID: id, Prefix: key[:8], Hash: hashKey(key), CreatedAt: t.CreatedAt}
+	err := s.store.CreateTenant(ctx, t, k, func(ctx context.Context) error {
+		return s.workflows.RegisterDomain(ctx, t.CadenceDomain, "OTA tenant "+name)
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return model.Tenant{}, "", model.Fieldf("name", "a tenant named %q already exists", name)
+	}
+	if err != nil {
+		return model.Tenant{}, "", err
+	}
+	return t, key, nil
+}
+
+func (s *service) Authenticate(ctx context.Context, apiKey string) (model.Tenant, error) {
+	t, err := s.store.TenantByKeyHash(ctx, hashKey(apiKey))
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Tenant{}, ErrUnauthorized
+	}
+	return t, err
+}

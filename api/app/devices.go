@@ -1,0 +1,167 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/uuid"
+
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+// historyLimit caps one firmware-history answer.
+const historyLimit = 200
+
+func (s *service) CreateDevice(ctx context.Context, t model.Tenant, d model.Device) (model.Device, error) {
+	if err := model.ValidateIdent("id", d.ID); err != nil {
+		return model.Device{}, err
+	}
+	if err := model.ValidateIdent("hardware_model", d.HardwareModel); err != nil {
+		return model.Device{}, err
+	}
+	if err := model.ValidateVersion("firmware_version", d.FirmwareVersion); err != nil {
+		return model.Device{}, err
+	}
+	if d.Labels == nil {
+		d.Labels = map[string]string{}
+	}
+	if err := model.ValidateLabels("labels", d.Labels); err != nil {
+		return model.Device{}, err
+	}
+	switch d.Transport {
+	case "":
+		d.Transport = model.TransportMQTT
+	case model.TransportMQTT:
+	default:
+		return model.Device{}, model.Fieldf("transport", "must be %q (LoRaWAN devices are created under /api/v1/lorawan/devices)", model.TransportMQTT)
+	}
+	d.TenantID = t.ID
+	out, err := s.store.CreateDevice(ctx, d)
+	if errors.Is(err, store.ErrConflict) {
+		return model.Device{}, fmt.Errorf("device %q: %w", d.ID, ErrConflict)
+	}
+	return out, err
+}
+
+func (s *service) GetDevice(ctx context.Context, t model.Tenant, id string) (model.Device, error) {
+	return s.store.GetDevice(ctx, t.ID, id)
+}
+
+func (s *service) ListDevices(ctx context.Context, t model.Tenant, p store.Page) ([]model.Device, error) {
+	return s.store.ListDevices(ctx, t.ID, p)
+}
+
+func (s *service) DeviceHistory(ctx context.Context, t model.Tenant, id string) ([]model.FirmwareHistory, error) {
+	if _, err := s.store.GetDevice(ctx, t.ID, id); err != nil {
+		return nil, err
+	}
+	return s.store.DeviceHistory(ctx, t.ID, id, historyLimit)
+}
+
+func (s *service) policy(allowDowngrade bool) otaflow.UpdatePolicy {
+	o := s.cfg.OTA
+	return otaflow.UpdatePolicy{
+		HeartbeatMaxAge: o.HeartbeatMaxAge, MinBatteryPercent: o.MinBatteryPercent,
+		ReadyRetryWindow: o.ReadyRetryWindow, StepTimeout: o.StepTimeout, UpdateTimeout: o.UpdateTimeout,
+		RollbackTimeout: o.RollbackTimeout, CommandTTL: o.CommandTTL, AllowDowngrade: allowDowngrade,
+	}
+}
+
+func firmwareRef(fw model.Firmware) otaflow.FirmwareRef {
+	return otaflow.FirmwareRef{ID: fw.ID, Version: fw.Version, HardwareModel: fw.HardwareModel,
+		SHA256: fw.SHA256, SizeBytes: fw.SizeBytes}
+}
+
+func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID, firmwareID string, allowDowngrade bool) (DeviceUpdateStarted, error) {
+	if _, err := uuid.Parse(firmwareID); err != nil {
+		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "must be a firmware id (UUID)")
+	}
+	d, err := s.store.GetDevice(ctx, t.ID, deviceID)
+	if err != nil {
+		return DeviceUpdateStarted{}, err
+	}
+	fw, err := s.store.GetFirmware(ctx, t.ID, firmwareID)
+	if errors.Is(err, store.ErrNotFound) {
+		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "no firmware %s in this tenant", firmwareID)
+	}
+	if err != nil {
+		return DeviceUpdateStarted{}, err
+	}
+	if fw.HardwareModel != d.HardwareModel {
+		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "firmware is for hardware model %q, device is %q",
+			fw.HardwareModel, d.HardwareModel)
+	}
+	in := otaflow.UpdateDeviceInput{TenantID: t.ID, DeviceID: d.ID, Firmware: firmwareRef(fw), Policy: s.policy(allowDowngrade)}
+	runID, err := s.workflows.StartDeviceUpdate(ctx, t.CadenceDomain, in)
+	if err != nil {
+		return DeviceUpdateStarted{}, err
+	}
+	return DeviceUpdateStarted{WorkflowID: otaflow.DeviceWorkflowID(d.ID), RunID: runID, DeviceID: d.ID, FirmwareID: fw.ID}, nil
+}
+
+func (s *service) DeviceUpdateState(ctx context.Context, t model.Tenant, deviceID string) (otaflow.DeviceRunState, error) {
+	if _, err := s.store.GetDevice(ctx, t.ID, deviceID); err != nil {
+		return otaflow.DeviceRunState{}, err
+	}
+	return s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+}
+
+func (s *service) UploadFirmware(ctx context.Context, t model.Tenant, up FirmwareUpload) (model.Firmware, error) {
+	if err := model.ValidateVersion("version", up.Version); err != nil {
+		return model.Firmware{}, err
+	}
+	if err := model.ValidateIdent("hardware_model", up.HardwareModel); err != nil {
+		return model.Firmware{}, err
+	}
+	if up.Size <= 0 {
+		return model.Firmware{}, model.Fieldf("file", "must not be empty")
+	}
+	if up.Size > s.cfg.HTTP.MaxFirmwareSize {
+		return model.Firmware{}, model.Fieldf("file", "is %d bytes; the limit is %d", up.Size, s.cfg.HTTP.MaxFirmwareSize)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, up.Image)
+	if err != nil {
+		return model.Firmware{}, fmt.Errorf("hash image: %w", err)
+	}
+	if _, err := up.Image.Seek(0, io.SeekStart); err != nil {
+		return model.Firmware{}, fmt.Errorf("rewind image: %w", err)
+	}
+	fw := model.Firmware{ID: uuid.NewString(), TenantID: t.ID, Version: up.Version, HardwareModel: up.HardwareModel,
+		SHA256: hex.EncodeToString(h.Sum(nil)), SizeBytes: n}
+	out, err := s.store.CreateFirmware(ctx, fw, up.Image)
+	if errors.Is(err, store.ErrConflict) {
+		return model.Firmware{}, model.Fieldf("version", "version %s for hardware model %s already exists (firmware is immutable)",
+			up.Version, up.HardwareModel)
+	}
+	return out, err
+}
+
+func (s *service) GetFirmware(ctx context.Context, t model.Tenant, id string) (model.Firmware, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return model.Firmware{}, fmt.Errorf("firmware %q: %w", id, store.ErrNotFound)
+	}
+	return s.store.GetFirmware(ctx, t.ID, id)
+}
+
+func (s *service) ListFirmware(ctx context.Context, t model.Tenant, p store.Page) ([]model.Firmware, error) {
+	return s.store.ListFirmware(ctx, t.ID, p)
+}
+
+func (s *service) OpenFirmware(ctx context.Context, tenantID, id string) (model.Firmware, io.ReadSeekCloser, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return model.Firmware{}, nil, fmt.Errorf("firmware %q: %w", id, store.ErrNotFound)
+	}
+	fw, err := s.store.GetFirmware(ctx, tenantID, id)
+	if err != nil {
+		return model.Firmware{}, nil, err
+	}
+	r, err := s.store.OpenFirmware(ctx, fw)
+	return fw, r, err
+}

@@ -1,0 +1,345 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ready := true
+	for name, err := range s.svc.Ready(ctx) {
+		if err != nil {
+			ready = false
+			checks[name] = err.Error()
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	if !ready {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+}
+
+type createTenantRequest struct {
+	Name string `json:"name"`
+}
+
+func (s *Server) createTenant(c *gin.Context) {
+	var req createTenantRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	t, key, err := s.svc.CreateTenant(c.Request.Context(), req.Name)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"tenant": t, "api_key": key})
+}
+
+func (s *Server) whoami(c *gin.Context) {
+	t := mustTenant(c)
+	c.JSON(http.StatusOK, gin.H{"id": t.ID, "name": t.Name, "cadence_domain": t.CadenceDomain})
+}
+
+type createDeviceRequest struct {
+	ID              string            `json:"id"`
+	HardwareModel   string            `json:"hardware_model"`
+	FirmwareVersion string            `json:"firmware_version"`
+	Labels          map[string]string `json:"labels"`
+	Transport       string            `json:"transport"`
+}
+
+func (s *Server) createDevice(c *gin.Context) {
+	var req createDeviceRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	d, err := s.svc.CreateDevice(c.Request.Context(), mustTenant(c), model.Device{ID: req.ID, HardwareModel: req.HardwareModel,
+		FirmwareVersion: req.FirmwareVersion, Labels: req.Labels, Transport: model.Transport(req.Transport)})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, d)
+}
+
+func (s *Server) listDevices(c *gin.Context) {
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
+	}
+	ds, err := s.svc.ListDevices(c.Request.Context(), mustTenant(c), store.Page{After: c.Query("after"), Limit: limit})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	next := ""
+	if len(ds) == limit {
+		next = ds[len(ds)-1].ID
+	}
+	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after": next})
+}
+
+func (s *Server) getDevice(c *gin.Context) {
+	d, err := s.svc.GetDevice(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+type startUpdateRequest struct {
+	FirmwareID     string `json:"firmware_id"`
+	AllowDowngrade bool   `json:"allow_downgrade"`
+}
+
+func (s *Server) startDeviceUpdate(c *gin.Context) {
+	var req startUpdateRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), mustTenant(c), c.Param("id"), req.FirmwareID, req.AllowDowngrade)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, res)
+}
+
+func (s *Server) deviceUpdateState(c *gin.Context) {
+	st, err := s.svc.DeviceUpdateState(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (s *Server) deviceHistory(c *gin.Context) {
+	h, err := s.svc.DeviceHistory(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"device_id": c.Param("id"), "history": h})
+}
+
+// uploadFirmware takes multipart/form-data: file, version, hardware_model.
+func (s *Server) uploadFirmware(c *gin.Context) {
+	// Multipart overhead on top of the image itself.
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.HTTP.MaxFirmwareSize+1<<20)
+	form, err := c.MultipartForm()
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeError(c, http.StatusRequestEntityTooLarge, "body_too_large",
+				fmt.Sprintf("firmware exceeds %d bytes", s.cfg.HTTP.MaxFirmwareSize), "file")
+			return
+		}
+		writeError(c, http.StatusBadRequest, "invalid_argument", "expected multipart/form-data with file, version and hardware_model: "+err.Error(), "file")
+		return
+	}
+	defer form.RemoveAll()
+	files := form.File["file"]
+	if len(files) != 1 {
+		writeError(c, http.StatusBadRequest, "invalid_argument", "exactly one file part named \"file\" is required", "file")
+		return
+	}
+	up, err := openUpload(files[0])
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer up.Close()
+	fw, err := s.svc.UploadFirmware(c.Request.Context(), mustTenant(c), app.FirmwareUpload{
+		Version: first(form.Value["version"]), HardwareModel: first(form.Value["hardware_model"]),
+		Image: up, Size: files[0].Size,
+	})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, fw)
+}
+
+func openUpload(fh *multipart.FileHeader) (multipart.File, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return nil, model.Fieldf("file", "cannot read upload: %v", err)
+	}
+	return f, nil
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (s *Server) listFirmware(c *gin.Context) {
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
+	}
+	fws, err := s.svc.ListFirmware(c.Request.Context(), mustTenant(c), store.Page{After: c.Query("after"), Limit: limit})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	next := ""
+	if len(fws) == limit {
+		next = fws[len(fws)-1].ID
+	}
+	c.JSON(http.StatusOK, gin.H{"firmware": fws, "next_after": next})
+}
+
+func (s *Server) getFirmware(c *gin.Context) {
+	fw, err := s.svc.GetFirmware(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, fw)
+}
+
+func (s *Server) downloadFirmware(c *gin.Context) {
+	s.serveImage(c, mustTenant(c).ID, c.Param("id"))
+}
+
+// firmwareImage serves a device's download; the signed link names the tenant.
+func (s *Server) firmwareImage(c *gin.Context) {
+	tenantID, err := s.links.Verify(c.Param("id"), c.Request.URL.Query(), time.Now())
+	if err != nil {
+		status := http.StatusForbidden
+		writeError(c, status, "forbidden", "download link invalid or expired: "+err.Error(), "sig")
+		return
+	}
+	s.serveImage(c, tenantID, c.Param("id"))
+}
+
+// serveImage streams with Range support (resumable downloads) and the sha256 as ETag.
+func (s *Server) serveImage(c *gin.Context, tenantID, id string) {
+	fw, r, err := s.svc.OpenFirmware(c.Request.Context(), tenantID, id)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	defer r.Close()
+	c.Header("ETag", `"`+fw.SHA256+`"`)
+	c.Header("X-Checksum-Sha256", fw.SHA256)
+	c.Header("Content-Type", "application/octet-stream")
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s.bin"`, fw.HardwareModel, fw.Version))
+	http.ServeContent(c.Writer, c.Request, "", fw.CreatedAt, r)
+}
+
+type createCampaignRequest struct {
+	Name       string   `json:"name"`
+	FirmwareID string   `json:"firmware_id"`
+	DeviceIDs  []string `json:"device_ids"`
+}
+
+func (s *Server) createCampaign(c *gin.Context) {
+	var req createCampaignRequest
+	if !s.bindJSON(c, &req) {
+		return
+	}
+	camp, err := s.svc.CreateCampaign(c.Request.Context(), mustTenant(c), app.NewCampaign{Name: req.Name,
+		FirmwareID: req.FirmwareID, DeviceIDs: req.DeviceIDs})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, camp)
+}
+
+func (s *Server) listCampaigns(c *gin.Context) {
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
+	}
+	cs, err := s.svc.ListCampaigns(c.Request.Context(), mustTenant(c), store.Page{After: c.Query("after"), Limit: limit})
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	next := ""
+	if len(cs) == limit {
+		next = cs[len(cs)-1].ID
+	}
+	c.JSON(http.StatusOK, gin.H{"campaigns": cs, "next_after": next})
+}
+
+func (s *Server) getCampaign(c *gin.Context) {
+	camp, err := s.svc.GetCampaign(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, camp)
+}
+
+func (s *Server) executeCampaign(c *gin.Context) {
+	res, err := s.svc.ExecuteCampaign(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) campaignStatus(c *gin.Context) {
+	st, err := s.svc.CampaignStatus(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (s *Server) campaignDevices(c *gin.Context) {
+	limit, ok := pageLimit(c)
+	if !ok {
+		return
+	}
+	after := 0
+	if raw := c.Query("after_seq"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			writeError(c, http.StatusBadRequest, "invalid_argument", "must be a non-negative integer", "after_seq")
+			return
+		}
+		after = n
+	}
+	ds, err := s.svc.CampaignDevices(c.Request.Context(), mustTenant(c), c.Param("id"), after, limit)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	next := 0
+	if len(ds) == limit {
+		next = ds[len(ds)-1].Seq
+	}
+	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after_seq": next})
+}
+

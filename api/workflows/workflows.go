@@ -1,0 +1,166 @@
+// Package workflows implements app.Workflows on Cadence: start and query only.
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/cadence/.gen/go/shared"
+	"go.uber.org/cadence/client"
+
+	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/cadenceclient"
+	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+// Cadence talks to the frontend through one connection and a client per tenant domain.
+type Cadence struct {
+	conn *cadenceclient.Conn
+	cfg  config.Cadence
+
+	mu      sync.Mutex
+	clients map[string]client.Client
+}
+
+var _ app.Workflows = (*Cadence)(nil)
+
+// New wraps an open connection.
+func New(conn *cadenceclient.Conn, cfg config.Cadence) *Cadence {
+	return &Cadence{conn: conn, cfg: cfg, clients: map[string]client.Client{}}
+}
+
+func (c *Cadence) client(domain string) client.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cl, ok := c.clients[domain]
+	if !ok {
+		cl = client.NewClient(c.conn.Service, domain, &client.Options{})
+		c.clients[domain] = cl
+	}
+	return cl
+}
+
+func (c *Cadence) rpc(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.cfg.RPCTimeout)
+}
+
+// Ping implements app.Workflows.
+func (c *Cadence) Ping(ctx context.Context) error {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	if err := c.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", app.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// RegisterDomain implements app.Workflows.
+func (c *Cadence) RegisterDomain(ctx context.Context, domain, description string) error {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	if err := c.conn.RegisterDomain(ctx, domain, description, c.cfg.DomainRetention); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// StartDeviceUpdate implements app.Workflows. The workflow id is the device's, so Cadence
+// itself refuses a second concurrent update (no database race).
+func (c *Cadence) StartDeviceUpdate(ctx context.Context, domain string, in otaflow.UpdateDeviceInput) (string, error) {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	wfID := otaflow.DeviceWorkflowID(in.DeviceID)
+	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                              wfID,
+		TaskList:                        c.cfg.TaskList,
+		ExecutionStartToCloseTimeout:    in.Policy.RunTimeout(),
+		DecisionTaskStartToCloseTimeout: time.Minute,
+		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
+		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
+	}, otaflow.UpdateDeviceWorkflow, in)
+	var started *shared.WorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return "", c.inProgress(ctx, domain, wfID)
+	}
+	if err != nil {
+		return "", classify(err)
+	}
+	return exec.RunID, nil
+}
+
+// inProgress names the running update (and its campaign, from the memo) for a 409.
+func (c *Cadence) inProgress(ctx context.Context, domain, wfID string) error {
+	e := &app.UpdateInProgressError{WorkflowID: wfID}
+	desc, err := c.client(domain).DescribeWorkflowExecution(ctx, wfID, "")
+	if err != nil || desc.WorkflowExecutionInfo == nil {
+		return e
+	}
+	info := desc.WorkflowExecutionInfo
+	e.RunID = info.GetExecution().GetRunId()
+	if memo := info.GetMemo(); memo != nil {
+		if raw, ok := memo.Fields[otaflow.MemoCampaignID]; ok {
+			var id string
+			if client.NewValue(raw).Get(&id) == nil {
+				e.CampaignID = id
+			}
+		}
+	}
+	return e
+}
+
+// StartCampaign implements app.Workflows; a campaign executes once.
+func (c *Cadence) StartCampaign(ctx context.Context, domain string, in otaflow.CampaignInput) (string, error) {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
+		ID:       otaflow.CampaignWorkflowID(in.CampaignID),
+		TaskList: c.cfg.TaskList,
+		// Campaigns may wait on maintenance windows and approvals: a generous bound.
+		ExecutionStartToCloseTimeout:    365 * 24 * time.Hour,
+		DecisionTaskStartToCloseTimeout: time.Minute,
+		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyRejectDuplicate,
+	}, otaflow.CampaignWorkflow, in)
+	var started *shared.WorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return "", fmt.Errorf("campaign %s was already executed: %w", in.CampaignID, app.ErrConflict)
+	}
+	if err != nil {
+		return "", classify(err)
+	}
+	return exec.RunID, nil
+}
+
+// QueryDeviceRun implements app.Workflows: the latest run's live (or final) state.
+func (c *Cadence) QueryDeviceRun(ctx context.Context, domain, deviceID string) (otaflow.DeviceRunState, error) {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	v, err := c.client(domain).QueryWorkflow(ctx, otaflow.DeviceWorkflowID(deviceID), "", otaflow.QueryState)
+	if err != nil {
+		return otaflow.DeviceRunState{}, classify(err)
+	}
+	var st otaflow.DeviceRunState
+	if err := v.Get(&st); err != nil {
+		return otaflow.DeviceRunState{}, fmt.Errorf("decode device run state: %w", err)
+	}
+	return st, nil
+}
+
+// classify maps Cadence errors onto the app's: a missing execution is a 404; anything
+// that is not a definite answer from Cadence means it is unreachable or overloaded.
+func classify(err error) error {
+	var notExists *shared.EntityNotExistsError
+	var badReq *shared.BadRequestError
+	switch {
+	case errors.As(err, &notExists):
+		return fmt.Errorf("no update has run on this device: %w", store.ErrNotFound)
+	case errors.As(err, &badReq):
+		return fmt.Errorf("cadence rejected the request: %w", err)
+	default:
+		return fmt.Errorf("%w: cadence: %w", app.ErrUnavailable, err)
+	}
+}

@@ -1,0 +1,191 @@
+package devicesim
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	devicev1 "github.com/otaplane/ota/proto/device/v1"
+)
+
+// Bounds on per-device memory, so a long run with many devices stays flat.
+const (
+	seenIDsCap        = 256  // command ids remembered for duplicate detection
+	outcomeIDsCap     = 64   // installed / pre-canceled update ids remembered for CANCEL
+	commandHistoryCap = 1024 // commands kept for Fleet.Commands
+)
+
+// DeviceSpec describes one virtual device.
+type DeviceSpec struct {
+	// ID is the device id used in topics; it must not contain '/', '+' or '#'.
+	ID string
+	// HardwareModel must equal Firmware.hardware_model for an update to be accepted.
+	HardwareModel string
+	// FirmwareVersion is the version running at start.
+	FirmwareVersion string
+	// BatteryPercent is reported in heartbeats; -1 means the device has no battery.
+	BatteryPercent int
+	// Behavior defaults to BehaviorNormal when zero.
+	Behavior Behavior
+}
+
+func (s DeviceSpec) validate() error {
+	switch {
+	case s.ID == "":
+		return fmt.Errorf("device spec: empty id")
+	case strings.ContainsAny(s.ID, "/+#"):
+		return fmt.Errorf("device %q: id must not contain '/', '+' or '#'", s.ID)
+	case s.HardwareModel == "":
+		return fmt.Errorf("device %q: empty hardware model", s.ID)
+	case s.FirmwareVersion == "":
+		return fmt.Errorf("device %q: empty firmware version", s.ID)
+	case s.BatteryPercent < -1 || s.BatteryPercent > 100:
+		return fmt.Errorf("device %q: battery percent %d out of range -1..100", s.ID, s.BatteryPercent)
+	case s.Behavior != 0 && !s.Behavior.valid():
+		return fmt.Errorf("device %q: invalid behavior %v", s.ID, s.Behavior)
+	}
+	return nil
+}
+
+// DeviceState is a snapshot of one virtual device.
+type DeviceState struct {
+	ID              string
+	FirmwareVersion string
+	// PreviousVersion is the version that ran before the last install or rollback.
+	PreviousVersion string
+	HardwareModel   string
+	Behavior        Behavior
+	// CommandsReceived counts every command delivered, duplicates included.
+	CommandsReceived int
+	// DuplicatesDropped counts deliveries whose command_id had already been handled.
+	DuplicatesDropped int
+	LastCommandID     string
+}
+
+// device is one virtual device. It owns no goroutine while idle: a worker runs only
+// while its command queue is non-empty.
+type device struct {
+	id        string
+	model     string
+	battery   int32
+	startedAt time.Time
+
+	mu          sync.Mutex
+	behavior    Behavior
+	version     string
+	previous    string
+	imageSHA    string
+	previousSHA string
+
+	received   int
+	duplicates int
+	lastCmdID  string
+	commands   []*devicev1.Command
+
+	seen      recentIDs // every command id handled
+	installed recentIDs // updates that reached INSTALLED; a CANCEL for them is refused
+	canceled  recentIDs // updates canceled before they arrived; dropped when they do
+
+	queue  []*devicev1.Command
+	busy   bool          // a worker goroutine is draining queue
+	active *activeUpdate // update being carried out, nil otherwise
+}
+
+type activeUpdate struct {
+	commandID string
+	cancel    context.CancelFunc
+}
+
+func newDevice(spec DeviceSpec, now time.Time) *device {
+	b := spec.Behavior
+	if b == 0 {
+		b = BehaviorNormal
+	}
+	return &device{
+		id:        spec.ID,
+		model:     spec.HardwareModel,
+		battery:   int32(spec.BatteryPercent),
+		startedAt: now,
+		behavior:  b,
+		version:   spec.FirmwareVersion,
+		seen:      recentIDs{limit: seenIDsCap},
+		installed: recentIDs{limit: outcomeIDsCap},
+		canceled:  recentIDs{limit: outcomeIDsCap},
+	}
+}
+
+// mute reports whether the device currently sends no reports. Callers hold d.mu.
+func (d *device) mute() bool {
+	return d.behavior == BehaviorOffline || d.behavior == BehaviorSilent
+}
+
+func (d *device) snapshot() DeviceState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return DeviceState{
+		ID:                d.id,
+		FirmwareVersion:   d.version,
+		PreviousVersion:   d.previous,
+		HardwareModel:     d.model,
+		Behavior:          d.behavior,
+		CommandsReceived:  d.received,
+		DuplicatesDropped: d.duplicates,
+		LastCommandID:     d.lastCmdID,
+	}
+}
+
+// record notes a delivered command. Callers hold d.mu.
+func (d *device) record(cmd *devicev1.Command) {
+	d.received++
+	d.lastCmdID = cmd.GetCommandId()
+	if len(d.commands) == commandHistoryCap {
+		copy(d.commands, d.commands[1:])
+		d.commands = d.commands[:len(d.commands)-1]
+	}
+	d.commands = append(d.commands, cmd)
+}
+
+// removeQueued drops a queued command by id. Callers hold d.mu.
+func (d *device) removeQueued(commandID string) bool {
+	for i, c := range d.queue {
+		if c.GetCommandId() == commandID {
+			d.queue = append(d.queue[:i], d.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// recentIDs is a set that forgets its oldest entry once it holds limit ids. A
+// duplicate arrives within seconds of the original, so a short memory suffices.
+type recentIDs struct {
+	limit int
+	ring  []string
+	next  int
+	set   map[string]struct{}
+}
+
+func (r *recentIDs) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recentIDs) add(id string) {
+	if r.has(id) {
+		return
+	}
+	if r.set == nil {
+		// Allocated lazily: most of a large fleet never receives a command.
+		r.set = make(map[string]struct{})
+	}
+	if len(r.ring) < r.limit {
+		r.ring = append(r.ring, id)
+	} else {
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % r.limit
+	}
+	r.set[id] = struct{}{}
+}

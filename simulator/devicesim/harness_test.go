@@ -1,0 +1,288 @@
+package devicesim
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	devicev1 "github.com/otaplane/ota/proto/device/v1"
+	"github.com/otaplane/ota/proto/topic"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+)
+
+// Tests run against a real broker; OTA_TEST_BROKER overrides the local Mosquitto.
+func brokerURL() string {
+	if u := os.Getenv("OTA_TEST_BROKER"); u != "" {
+		return u
+	}
+	return "tcp://127.0.0.1:1883"
+}
+
+const (
+	testModel      = "sim-board-v1"
+	waitTimeout    = 5 * time.Second
+	pollInterval   = 5 * time.Millisecond
+	quietPeriod    = 300 * time.Millisecond // how long "nothing arrives" is watched
+	testHeartbeat  = 100 * time.Millisecond
+	startupTimeout = 5 * time.Second
+)
+
+func randomHex(t testing.TB, n int) string {
+	b := make([]byte, n)
+	_, err := rand.Read(b)
+	require.NoError(t, err)
+	return hex.EncodeToString(b)
+}
+
+// uniqueTenant keeps parallel test runs on one broker apart.
+func uniqueTenant(t testing.TB) string { return "test-" + randomHex(t, 6) }
+
+// firmwareServer serves images by path; unknown paths answer 404.
+type firmwareServer struct {
+	*httptest.Server
+	images map[string][]byte
+}
+
+func newFirmwareServer(t testing.TB) *firmwareServer {
+	fs := &firmwareServer{images: map[string][]byte{}}
+	fs.images["/fw/2.0.0.bin"] = []byte("firmware image 2.0.0 " + randomHex(t, 64))
+	fs.images["/fw/3.0.0.bin"] = []byte("firmware image 3.0.0 " + randomHex(t, 64))
+	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The URL is pre-signed; a device sending credentials would be a protocol bug.
+		if r.Header.Get("Authorization") != "" {
+			http.Error(w, "unexpected credentials", http.StatusBadRequest)
+			return
+		}
+		img, ok := fs.images[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(img)
+	}))
+	t.Cleanup(fs.Close)
+	return fs
+}
+
+// firmware describes an image served at path with its true hash and size.
+func (fs *firmwareServer) firmware(path, version string) *devicev1.Firmware {
+	img := fs.images[path]
+	sum := sha256.Sum256(img)
+	return &devicev1.Firmware{
+		Version:       version,
+		HardwareModel: testModel,
+		Url:           fs.URL + path,
+		Sha256:        hex.EncodeToString(sum[:]),
+		SizeBytes:     int64(len(img)),
+	}
+}
+
+// observer plays the control plane: it publishes commands and collects reports and
+// heartbeats of one tenant.
+type observer struct {
+	t      testing.TB
+	tenant string
+	client mqtt.Client
+
+	mu         sync.Mutex
+	reports    map[string][]*devicev1.Report
+	heartbeats map[string][]*devicev1.Heartbeat
+}
+
+func newObserver(t testing.TB, tenant string) *observer {
+	o := &observer{
+		t:          t,
+		tenant:     tenant,
+		reports:    map[string][]*devicev1.Report{},
+		heartbeats: map[string][]*devicev1.Heartbeat{},
+	}
+	opts := mqtt.NewClientOptions().
+		AddBroker(brokerURL()).
+		SetClientID(tenant + "-observer").
+		SetCleanSession(true)
+	o.client = mqtt.NewClient(opts)
+	tok := o.client.Connect()
+	require.True(t, tok.WaitTimeout(startupTimeout), "observer connect timed out")
+	require.NoError(t, tok.Error())
+	t.Cleanup(func() { o.client.Disconnect(100) })
+
+	subs := map[string]byte{
+		topic.TenantDevices(tenant, topic.KindReports):   1,
+		topic.TenantDevices(tenant, topic.KindHeartbeat): 0,
+	}
+	tok = o.client.SubscribeMultiple(subs, o.onMessage)
+	require.True(t, tok.WaitTimeout(startupTimeout), "observer subscribe timed out")
+	require.NoError(t, tok.Error())
+	return o
+}
+
+func (o *observer) onMessage(_ mqtt.Client, msg mqtt.Message) {
+	_, deviceID, kind, err := topic.Parse(msg.Topic())
+	if err != nil {
+		o.t.Errorf("unexpected topic %q: %v", msg.Topic(), err)
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch kind {
+	case topic.KindReports:
+		r := &devicev1.Report{}
+		if err := proto.Unmarshal(msg.Payload(), r); err != nil {
+			o.t.Errorf("bad report: %v", err)
+			return
+		}
+		o.reports[deviceID] = append(o.reports[deviceID], r)
+	case topic.KindHeartbeat:
+		hb := &devicev1.Heartbeat{}
+		if err := proto.Unmarshal(msg.Payload(), hb); err != nil {
+			o.t.Errorf("bad heartbeat: %v", err)
+			return
+		}
+		o.heartbeats[deviceID] = append(o.heartbeats[deviceID], hb)
+	}
+}
+
+func (o *observer) send(deviceID string, cmd *devicev1.Command) {
+	o.t.Helper()
+	payload, err := proto.Marshal(cmd)
+	require.NoError(o.t, err)
+	tok := o.client.Publish(topic.Commands(o.tenant, deviceID), 1, false, payload)
+	require.True(o.t, tok.WaitTimeout(startupTimeout), "publish timed out")
+	require.NoError(o.t, tok.Error())
+}
+
+func (o *observer) reportsOf(deviceID string) []*devicev1.Report {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*devicev1.Report(nil), o.reports[deviceID]...)
+}
+
+func (o *observer) heartbeatsOf(deviceID string) []*devicev1.Heartbeat {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]*devicev1.Heartbeat(nil), o.heartbeats[deviceID]...)
+}
+
+func (o *observer) heartbeatDevices() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.heartbeats)
+}
+
+// waitFinal waits for the report that ends command id (any status other than the
+// intermediate ones) and returns every report of the device's for that command.
+func (o *observer) waitFinal(deviceID, commandID string) []*devicev1.Report {
+	o.t.Helper()
+	var got []*devicev1.Report
+	require.Eventuallyf(o.t, func() bool {
+		got = got[:0]
+		done := false
+		for _, r := range o.reportsOf(deviceID) {
+			if r.GetCommandId() != commandID {
+				continue
+			}
+			got = append(got, r)
+			if isFinal(r.GetStatus()) {
+				done = true
+			}
+		}
+		return done
+	}, waitTimeout, pollInterval, "no final report for %s/%s", deviceID, commandID)
+	return got
+}
+
+// waitHeartbeats waits until the device sent at least n heartbeats.
+func (o *observer) waitHeartbeats(deviceID string, n int) []*devicev1.Heartbeat {
+	o.t.Helper()
+	require.Eventuallyf(o.t, func() bool { return len(o.heartbeatsOf(deviceID)) >= n },
+		waitTimeout, pollInterval, "fewer than %d heartbeats from %s", n, deviceID)
+	return o.heartbeatsOf(deviceID)
+}
+
+func isFinal(s devicev1.ReportStatus) bool {
+	switch s {
+	case devicev1.ReportStatus_REPORT_STATUS_INSTALLED,
+		devicev1.ReportStatus_REPORT_STATUS_FAILED,
+		devicev1.ReportStatus_REPORT_STATUS_REJECTED,
+		devicev1.ReportStatus_REPORT_STATUS_ROLLED_BACK,
+		devicev1.ReportStatus_REPORT_STATUS_CANCELED:
+		return true
+	}
+	return false
+}
+
+func statuses(reports []*devicev1.Report) []devicev1.ReportStatus {
+	out := make([]devicev1.ReportStatus, len(reports))
+	for i, r := range reports {
+		out[i] = r.GetStatus()
+	}
+	return out
+}
+
+// env is one tenant's fleet plus the observer and firmware server around it.
+type env struct {
+	fleet *Fleet
+	obs   *observer
+	fw    *firmwareServer
+}
+
+// newEnv starts a fleet for a fresh tenant; the observer subscribes first so the
+// immediate heartbeats are not missed.
+func newEnv(t testing.TB, cfg Config, devices ...DeviceSpec) *env {
+	t.Helper()
+	cfg.BrokerURL = brokerURL()
+	cfg.TenantID = uniqueTenant(t)
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = testHeartbeat
+	}
+	e := &env{obs: newObserver(t, cfg.TenantID), fw: newFirmwareServer(t)}
+	fleet, err := NewFleet(cfg, devices)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	defer cancel()
+	require.NoError(t, fleet.Start(ctx))
+	t.Cleanup(fleet.Stop)
+	e.fleet = fleet
+	return e
+}
+
+func spec(id string, b Behavior) DeviceSpec {
+	return DeviceSpec{ID: id, HardwareModel: testModel, FirmwareVersion: "1.0.0", BatteryPercent: 80, Behavior: b}
+}
+
+func updateCmd(t testing.TB, fw *devicev1.Firmware) *devicev1.Command {
+	return &devicev1.Command{
+		CommandId:   "cmd-" + randomHex(t, 6),
+		Type:        devicev1.CommandType_COMMAND_TYPE_UPDATE,
+		IssuedAtMs:  time.Now().UnixMilli(),
+		ExpiresAtMs: time.Now().Add(time.Minute).UnixMilli(),
+		Firmware:    fw,
+	}
+}
+
+func rollbackCmd(t testing.TB, version string) *devicev1.Command {
+	return &devicev1.Command{
+		CommandId:       "cmd-" + randomHex(t, 6),
+		Type:            devicev1.CommandType_COMMAND_TYPE_ROLLBACK,
+		IssuedAtMs:      time.Now().UnixMilli(),
+		RollbackVersion: version,
+	}
+}
+
+func cancelCmd(t testing.TB, target string) *devicev1.Command {
+	return &devicev1.Command{
+		CommandId:        "cmd-" + randomHex(t, 6),
+		Type:             devicev1.CommandType_COMMAND_TYPE_CANCEL,
+		IssuedAtMs:       time.Now().UnixMilli(),
+		CancelsCommandId: target,
+	}
+}

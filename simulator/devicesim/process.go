@@ -1,0 +1,289 @@
+package devicesim
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	devicev1 "github.com/otaplane/ota/proto/device/v1"
+	"go.uber.org/zap"
+)
+
+// Error codes carried in Report.error_code.
+const (
+	ErrCodeExpired            = "expired"
+	ErrCodeHardwareMismatch   = "hardware_mismatch"
+	ErrCodeChecksumMismatch   = "checksum_mismatch"
+	ErrCodeDownloadFailed     = "download_failed"
+	ErrCodeInstallFailed      = "install_failed"
+	ErrCodeAlreadyInstalled   = "already_installed"
+	ErrCodeInvalidCommand     = "invalid_command"
+	ErrCodeUnsupportedCommand = "unsupported_command"
+)
+
+// Upper bound on an image whose command gives no size, so a bad URL cannot stream forever.
+const maxImageBytes = 1 << 30
+
+// drain processes a device's queued commands one at a time, then exits so an idle
+// device holds no goroutine.
+func (f *Fleet) drain(d *device) {
+	for {
+		d.mu.Lock()
+		d.active = nil
+		if len(d.queue) == 0 || f.ctx.Err() != nil {
+			d.queue = nil
+			d.busy = false
+			d.mu.Unlock()
+			return
+		}
+		cmd := d.queue[0]
+		d.queue[0] = nil
+		d.queue = d.queue[1:]
+		ctx, cancel := f.ctx, context.CancelFunc(func() {})
+		if cmd.GetType() == devicev1.CommandType_COMMAND_TYPE_UPDATE {
+			// Registered under the same lock as the dequeue, so a CANCEL finds the
+			// update either queued or active, never in between.
+			ctx, cancel = context.WithCancel(f.ctx)
+			d.active = &activeUpdate{commandID: cmd.GetCommandId(), cancel: cancel}
+		}
+		d.mu.Unlock()
+
+		r := &run{f: f, d: d, cmd: cmd, ctx: ctx}
+		r.process()
+		cancel()
+	}
+}
+
+// run carries out one command. Its context ends when the command is canceled or the
+// fleet stops; from then on it publishes nothing.
+type run struct {
+	f   *Fleet
+	d   *device
+	cmd *devicev1.Command
+	ctx context.Context
+}
+
+func (r *run) process() {
+	if exp := r.cmd.GetExpiresAtMs(); exp != 0 && time.Now().UnixMilli() > exp {
+		r.reject(ErrCodeExpired, fmt.Sprintf("command expired at %s", time.UnixMilli(exp).UTC().Format(time.RFC3339)))
+		return
+	}
+	switch r.cmd.GetType() {
+	case devicev1.CommandType_COMMAND_TYPE_UPDATE:
+		r.update()
+	case devicev1.CommandType_COMMAND_TYPE_ROLLBACK:
+		r.rollback()
+	default:
+		r.reject(ErrCodeUnsupportedCommand, fmt.Sprintf("command type %v not supported", r.cmd.GetType()))
+	}
+}
+
+func (r *run) update() {
+	fw := r.cmd.GetFirmware()
+	switch {
+	case fw.GetUrl() == "" || fw.GetSha256() == "" || fw.GetVersion() == "":
+		r.reject(ErrCodeInvalidCommand, "update without firmware version, url or sha256")
+		return
+	case fw.GetHardwareModel() != r.d.model:
+		r.reject(ErrCodeHardwareMismatch, fmt.Sprintf("image is for %q, device is %q", fw.GetHardwareModel(), r.d.model))
+		return
+	}
+	if !r.step(devicev1.ReportStatus_REPORT_STATUS_ACCEPTED, 0) ||
+		!r.step(devicev1.ReportStatus_REPORT_STATUS_DOWNLOADING, 0) {
+		return
+	}
+
+	sum, size, err := r.f.download(r.ctx, fw.GetUrl(), fw.GetSizeBytes(), r.behavior() == BehaviorBadChecksum)
+	if r.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		r.fail(ErrCodeDownloadFailed, err.Error())
+		return
+	}
+	if !r.step(devicev1.ReportStatus_REPORT_STATUS_DOWNLOADING, 100) {
+		return
+	}
+	switch {
+	case fw.GetSizeBytes() > 0 && size != fw.GetSizeBytes():
+		r.fail(ErrCodeChecksumMismatch, fmt.Sprintf("downloaded %d bytes, want %d", size, fw.GetSizeBytes()))
+		return
+	case !strings.EqualFold(sum, fw.GetSha256()):
+		r.fail(ErrCodeChecksumMismatch, fmt.Sprintf("sha256 %s, want %s", sum, fw.GetSha256()))
+		return
+	}
+	if !r.step(devicev1.ReportStatus_REPORT_STATUS_DOWNLOADED, 0) ||
+		!r.step(devicev1.ReportStatus_REPORT_STATUS_INSTALLING, 0) {
+		return
+	}
+	if r.behavior() == BehaviorInstallFailure {
+		r.fail(ErrCodeInstallFailed, "simulated install failure")
+		return
+	}
+
+	d := r.d
+	d.mu.Lock()
+	if r.ctx.Err() != nil {
+		// Canceled between the last step and here; the CANCEL already answered.
+		d.mu.Unlock()
+		return
+	}
+	d.previous, d.previousSHA = d.version, d.imageSHA
+	d.version, d.imageSHA = fw.GetVersion(), sum
+	d.installed.add(r.cmd.GetCommandId())
+	tok := r.f.publishLocked(d, &devicev1.Report{
+		CommandId:       r.cmd.GetCommandId(),
+		Status:          devicev1.ReportStatus_REPORT_STATUS_INSTALLED,
+		FirmwareVersion: d.version,
+		ImageSha256:     d.imageSHA,
+	})
+	d.mu.Unlock()
+	r.f.log.Debug("update installed", zap.String("device", d.id), zap.String("version", fw.GetVersion()))
+	r.f.await(d.id, tok)
+}
+
+func (r *run) rollback() {
+	if !r.step(devicev1.ReportStatus_REPORT_STATUS_ACCEPTED, 0) {
+		return
+	}
+	d := r.d
+	d.mu.Lock()
+	target := r.cmd.GetRollbackVersion()
+	if target == "" {
+		target = d.previous
+	}
+	if target != "" && target != d.version {
+		sha := ""
+		if target == d.previous {
+			sha = d.previousSHA
+		}
+		d.previous, d.previousSHA = d.version, d.imageSHA
+		d.version, d.imageSHA = target, sha
+	}
+	tok := r.f.publishLocked(d, &devicev1.Report{
+		CommandId:       r.cmd.GetCommandId(),
+		Status:          devicev1.ReportStatus_REPORT_STATUS_ROLLED_BACK,
+		FirmwareVersion: d.version,
+		ImageSha256:     d.imageSHA,
+	})
+	d.mu.Unlock()
+	r.f.await(d.id, tok)
+}
+
+// cancelLocked answers a CANCEL. The CANCELED report carries the canceled update's
+// command_id, since that is the command whose outcome it is; a refusal carries the
+// CANCEL's own id. Callers hold d.mu.
+func (f *Fleet) cancelLocked(d *device, cmd *devicev1.Command) mqtt.Token {
+	target := cmd.GetCancelsCommandId()
+	refuse := func(code, msg string) mqtt.Token {
+		return f.publishLocked(d, &devicev1.Report{
+			CommandId:    cmd.GetCommandId(),
+			Status:       devicev1.ReportStatus_REPORT_STATUS_REJECTED,
+			ErrorCode:    code,
+			ErrorMessage: msg,
+		})
+	}
+	if exp := cmd.GetExpiresAtMs(); exp != 0 && time.Now().UnixMilli() > exp {
+		return refuse(ErrCodeExpired, "cancel expired")
+	}
+	switch {
+	case target == "":
+		return refuse(ErrCodeInvalidCommand, "cancel without cancels_command_id")
+	case d.installed.has(target):
+		return refuse(ErrCodeAlreadyInstalled, fmt.Sprintf("update %s is already installed", target))
+	case d.active != nil && d.active.commandID == target:
+		d.active.cancel()
+	case d.removeQueued(target):
+	default:
+		// Not seen yet (or ended without installing): make sure it never runs.
+		d.canceled.add(target)
+	}
+	return f.publishLocked(d, &devicev1.Report{
+		CommandId: target,
+		Status:    devicev1.ReportStatus_REPORT_STATUS_CANCELED,
+	})
+}
+
+func (r *run) behavior() Behavior {
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	return r.d.behavior
+}
+
+// report publishes rep for this command unless the run has ended; false means stop.
+func (r *run) report(rep *devicev1.Report) bool {
+	r.d.mu.Lock()
+	if r.ctx.Err() != nil {
+		r.d.mu.Unlock()
+		return false
+	}
+	rep.CommandId = r.cmd.GetCommandId()
+	tok := r.f.publishLocked(r.d, rep)
+	r.d.mu.Unlock()
+	r.f.await(r.d.id, tok)
+	return true
+}
+
+// step sends an intermediate report (when progress reports are on), then pauses
+// for StepDelay; false means the run ended.
+func (r *run) step(status devicev1.ReportStatus, progress int32) bool {
+	if r.f.cfg.ProgressReports && !r.report(&devicev1.Report{Status: status, ProgressPercent: progress}) {
+		return false
+	}
+	if r.f.cfg.StepDelay <= 0 {
+		return r.ctx.Err() == nil
+	}
+	t := time.NewTimer(r.f.cfg.StepDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.ctx.Done():
+		return false
+	}
+}
+
+func (r *run) fail(code, msg string) {
+	r.report(&devicev1.Report{Status: devicev1.ReportStatus_REPORT_STATUS_FAILED, ErrorCode: code, ErrorMessage: msg})
+}
+
+func (r *run) reject(code, msg string) {
+	r.report(&devicev1.Report{Status: devicev1.ReportStatus_REPORT_STATUS_REJECTED, ErrorCode: code, ErrorMessage: msg})
+}
+
+// download fetches an image and returns its hex SHA-256 and length. The URL is
+// pre-signed, so no credentials are sent. corrupt simulates a damaged transfer.
+func (f *Fleet) download(ctx context.Context, url string, wantSize int64, corrupt bool) (string, int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return "", 0, fmt.Errorf("build request: %w", err)
+	}
+	resp, err := f.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return "", 0, fmt.Errorf("get image: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", 0, fmt.Errorf("get image: HTTP %s", resp.Status)
+	}
+	limit := int64(maxImageBytes)
+	if wantSize > 0 {
+		// One byte past the expected size is enough to detect an oversized image.
+		limit = wantSize + 1
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return "", n, fmt.Errorf("read image: %w", err)
+	}
+	if corrupt {
+		h.Write([]byte{0xff})
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

@@ -1,0 +1,131 @@
+// Package app wires the worker process: store, Cadence, MQTT, per-tenant workers and the
+// device feed. main only loads configuration and calls Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/cadence/worker"
+	"go.uber.org/zap"
+
+	"github.com/otaplane/ota/pkg/cadenceclient"
+	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/firmwarelink"
+	"github.com/otaplane/ota/pkg/store/postgres"
+	"github.com/otaplane/ota/proto/topic"
+	"github.com/otaplane/ota/worker/campaign"
+	"github.com/otaplane/ota/worker/devicefeed"
+	"github.com/otaplane/ota/worker/fleet"
+	"github.com/otaplane/ota/worker/mqttbus"
+	"github.com/otaplane/ota/worker/otaupdate"
+)
+
+// reportShards is how many goroutines deliver reports (per-device order is kept).
+const reportShards = 16
+
+// Run serves until ctx is canceled, then shuts down gracefully: stop taking device
+// messages, let in-flight tasks finish, flush, disconnect.
+func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
+	st, err := postgres.Open(cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if cfg.Database.MigrateOnStart {
+		if err := waitFor(ctx, cfg.Cadence.StartupTimeout, func(c context.Context) error {
+			_, err := st.Migrate(c)
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+
+	conn, err := cadenceclient.Dial(cfg.Cadence, "ota-worker")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.WaitReady(ctx, cfg.Cadence.StartupTimeout, cfg.Cadence.RPCTimeout); err != nil {
+		return err
+	}
+
+	bus, err := mqttbus.Connect(cfg.MQTT, log)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := devicefeed.NewMetrics(reg)
+
+	deviceActs := &otaupdate.Activities{
+		Store: st, Publisher: bus, Now: time.Now, Logger: log,
+		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
+	}
+	campaignActs := &campaign.Activities{Store: st}
+	f := fleet.New(conn.Service, *cfg, st, func(w worker.Registry) {
+		otaupdate.Register(w, deviceActs)
+		campaign.Register(w, campaignActs)
+	}, log)
+
+	reports := devicefeed.NewReports(f, st, metrics, log, reportShards)
+	heartbeats := devicefeed.NewHeartbeats(st, metrics, log, cfg.Worker.HeartbeatFlushInterval)
+	if err := bus.Subscribe(topic.Shared(topic.AllDevices(topic.KindReports)), 1, reports.Handle); err != nil {
+		return err
+	}
+	if err := bus.Subscribe(topic.Shared(topic.AllDevices(topic.KindHeartbeat)), 0, heartbeats.Handle); err != nil {
+		return err
+	}
+
+	metricsSrv := &http.Server{Addr: cfg.Worker.MetricsListen, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := metricsSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics listener stopped", zap.Error(err))
+		}
+	}()
+
+	fleetDone := make(chan struct{})
+	go func() {
+		defer close(fleetDone)
+		f.Run(ctx)
+	}()
+	log.Info("worker running", zap.String("cadence", cfg.Cadence.Address()), zap.String("mqtt", cfg.MQTT.Broker),
+		zap.String("task_list", cfg.Cadence.TaskList))
+
+	<-ctx.Done()
+	log.Info("shutting down: no new device messages, finishing in-flight tasks")
+	bus.Unsubscribe()
+	<-fleetDone // stops pollers; in-flight activities finish within worker.shutdown_timeout
+	reports.Close()
+	heartbeats.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = metricsSrv.Shutdown(sctx)
+	log.Info("worker stopped")
+	return nil
+}
+
+// waitFor retries fn until it succeeds or timeout passes (dependencies may start after us).
+func waitFor(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := fn(ctx)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}

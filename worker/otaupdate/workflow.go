@@ -1,0 +1,378 @@
+// Package otaupdate holds OTA_UPDATE_DEVICE: the per-device update state machine and its
+// activities.
+package otaupdate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/cadence"
+	"go.uber.org/cadence/workflow"
+
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
+)
+
+// activityTimeout is the start-to-close bound of every activity attempt.
+const activityTimeout = 5 * time.Minute
+
+// Custom error reasons. Permanent ones are listed as non-retryable in the retry policies.
+const (
+	ErrReasonOffline        = "device_offline"
+	ErrReasonLowBattery     = "device_low_battery"
+	ErrReasonVerifyMismatch = "verification_mismatch"
+	ErrReasonPermanent      = "permanent_failure"
+)
+
+var permanentReasons = []string{ErrReasonVerifyMismatch, ErrReasonPermanent}
+
+func readyOptions(p otaflow.UpdatePolicy) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		ScheduleToStartTimeout: activityTimeout,
+		StartToCloseTimeout:    activityTimeout,
+		RetryPolicy: &cadence.RetryPolicy{
+			InitialInterval:    2 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			// An offline or low-battery device is retried for this long, then rejected.
+			ExpirationInterval:       p.ReadyRetryWindow,
+			NonRetriableErrorReasons: permanentReasons,
+		},
+	}
+}
+
+func commandOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		ScheduleToStartTimeout: activityTimeout,
+		StartToCloseTimeout:    activityTimeout,
+		RetryPolicy: &cadence.RetryPolicy{
+			InitialInterval:          time.Second,
+			BackoffCoefficient:       2,
+			MaximumInterval:          30 * time.Second,
+			ExpirationInterval:       10 * time.Minute,
+			MaximumAttempts:          8,
+			NonRetriableErrorReasons: permanentReasons,
+		},
+	}
+}
+
+// recordOptions retries for a long time: the outcome must reach the database.
+func recordOptions() workflow.ActivityOptions {
+	return workflow.ActivityOptions{
+		ScheduleToStartTimeout: activityTimeout,
+		StartToCloseTimeout:    activityTimeout,
+		RetryPolicy: &cadence.RetryPolicy{
+			InitialInterval:          time.Second,
+			BackoffCoefficient:       2,
+			MaximumInterval:          time.Minute,
+			ExpirationInterval:       24 * time.Hour,
+			NonRetriableErrorReasons: permanentReasons,
+		},
+	}
+}
+
+// run is the state of one execution; every field changes only in workflow code.
+type run struct {
+	in        otaflow.UpdateDeviceInput
+	runID     string
+	state     model.DeviceState
+	reason    string
+	from      string
+	commandID string
+	progress  int
+	history   []otaflow.Transition
+}
+
+func (r *run) enter(ctx workflow.Context, s model.DeviceState, detail string) {
+	r.state = s
+	r.history = append(r.history, otaflow.Transition{State: s, At: workflow.Now(ctx), Detail: detail})
+	workflow.GetLogger(ctx).Debug("device run transition")
+}
+
+func (r *run) snapshot() (otaflow.DeviceRunState, error) {
+	h := make([]otaflow.Transition, len(r.history))
+	copy(h, r.history)
+	return otaflow.DeviceRunState{
+		DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID, State: r.state, Reason: r.reason,
+		FromVersion: r.from, TargetVersion: r.in.Firmware.Version, CommandID: r.commandID,
+		ProgressPercent: r.progress, History: h,
+	}, nil
+}
+
+// Workflow is OTA_UPDATE_DEVICE.
+//
+// PENDING → CHECKING → COMMANDED → DOWNLOADING → INSTALLING → VERIFYING → SUCCEEDED
+// with REJECTED (not eligible / refused), TIMED_OUT (no report in time), CANCELED, and
+// after a failure once a command was sent: ROLLING_BACK → ROLLED_BACK (or FAILED).
+func Workflow(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.UpdateDeviceResult, error) {
+	info := workflow.GetInfo(ctx)
+	r := &run{in: in, runID: info.WorkflowExecution.RunID}
+	r.enter(ctx, model.StatePending, "")
+	if err := workflow.SetQueryHandler(ctx, otaflow.QueryState, r.snapshot); err != nil {
+		return otaflow.UpdateDeviceResult{}, fmt.Errorf("register query: %w", err)
+	}
+	reports := workflow.GetSignalChannel(ctx, otaflow.SignalDeviceReport)
+
+	outcome, err := r.execute(ctx, reports)
+	if err != nil {
+		return otaflow.UpdateDeviceResult{}, err
+	}
+	// Cleanup and the final record must run even when the run was canceled.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if outcome.cancelCommand {
+		r.sendCancel(dctx)
+	}
+	r.reason = outcome.reason
+	r.enter(dctx, outcome.state, outcome.reason)
+	rec := otaflow.OutcomeRequest{
+		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, Firmware: in.Firmware,
+		State: outcome.state, Reason: outcome.reason, FromVersion: r.from, Installed: outcome.installed,
+		WorkflowID: info.WorkflowExecution.ID, RunID: r.runID,
+	}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, recordOptions()),
+		otaflow.ActivityUpdateDevice, rec).Get(dctx, nil); err != nil {
+		return otaflow.UpdateDeviceResult{}, fmt.Errorf("record outcome %s: %w", outcome.state, err)
+	}
+	return otaflow.UpdateDeviceResult{State: outcome.state, Reason: outcome.reason,
+		FromVersion: r.from, ToVersion: in.Firmware.Version}, nil
+}
+
+type outcome struct {
+	state         model.DeviceState
+	reason        string
+	installed     bool
+	cancelCommand bool
+}
+
+func (r *run) execute(ctx workflow.Context, reports workflow.Channel) (outcome, error) {
+	in := r.in
+	r.enter(ctx, model.StateChecking, "")
+	var ready otaflow.ReadyCheck
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, readyOptions(in.Policy)),
+		otaflow.ActivityCheckDeviceReady, in).Get(ctx, &ready)
+	switch {
+	case isCanceled(ctx, err):
+		return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest}, nil
+	case err != nil:
+		if reason, ok := customReason(err); ok && (reason == ErrReasonOffline || reason == ErrReasonLowBattery) {
+			return outcome{state: model.StateRejected, reason: readyReason(reason)}, nil
+		}
+		return outcome{}, fmt.Errorf("check_device_ready: %w", err)
+	}
+	r.from = ready.CurrentVersion
+	if ready.AlreadyOnTarget {
+		return outcome{state: model.StateSucceeded, reason: otaflow.ReasonAlreadyOnTarget, installed: true}, nil
+	}
+	if !ready.Ready {
+		return outcome{state: model.StateRejected, reason: ready.Reason}, nil
+	}
+
+	r.commandID = otaflow.CommandID(r.runID, otaflow.CommandSeqUpdate)
+	cmd := otaflow.CommandRequest{
+		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, CommandID: r.commandID,
+		Firmware: in.Firmware, RollbackVersion: r.from, TTL: in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
+	}
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, commandOptions()),
+		otaflow.ActivitySendMQTTCommand, cmd).Get(ctx, nil)
+	switch {
+	case isCanceled(ctx, err):
+		// The command may have reached the broker: tell the device to drop it.
+		return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest, cancelCommand: true}, nil
+	case err != nil:
+		return outcome{state: model.StateFailed, reason: "command_not_delivered: " + errText(err), cancelCommand: true}, nil
+	}
+	r.enter(ctx, model.StateCommanded, r.commandID)
+	return r.followDevice(ctx, reports)
+}
+
+// followDevice consumes the device's reports until a terminal one, each wait bounded by
+// the step timeout and all of them by the update timeout.
+func (r *run) followDevice(ctx workflow.Context, reports workflow.Channel) (outcome, error) {
+	p := r.in.Policy
+	deadline := workflow.Now(ctx).Add(p.UpdateTimeout)
+	for {
+		rep, timedOut, canceled := r.awaitReport(ctx, reports, r.commandID, p.StepTimeout, deadline)
+		switch {
+		case canceled:
+			return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest, cancelCommand: true}, nil
+		case timedOut != "":
+			return outcome{state: model.StateTimedOut, reason: timedOut, cancelCommand: true}, nil
+		}
+		switch rep.Status {
+		case otaflow.ReportAccepted, otaflow.ReportDownloading, otaflow.ReportDownloaded:
+			r.progress = rep.ProgressPercent
+			if r.state != model.StateDownloading {
+				r.enter(ctx, model.StateDownloading, "")
+			}
+		case otaflow.ReportInstalling:
+			if r.state != model.StateInstalling {
+				r.enter(ctx, model.StateInstalling, "")
+			}
+		case otaflow.ReportInstalled:
+			return r.verify(ctx, rep, reports)
+		case otaflow.ReportFailed:
+			return r.rollback(ctx, reports, reportReason(rep))
+		case otaflow.ReportRejected:
+			return outcome{state: model.StateRejected, reason: "device_rejected: " + rep.ErrorCode}, nil
+		case otaflow.ReportCanceled:
+			return outcome{state: model.StateCanceled, reason: "device_canceled"}, nil
+		}
+	}
+}
+
+func (r *run) verify(ctx workflow.Context, rep otaflow.DeviceReport, reports workflow.Channel) (outcome, error) {
+	r.progress = 100
+	r.enter(ctx, model.StateVerifying, rep.FirmwareVersion)
+	req := otaflow.VerifyRequest{TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID,
+		Firmware: r.in.Firmware, Report: rep}
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, commandOptions()),
+		otaflow.ActivityVerifyFirmware, req).Get(ctx, nil)
+	switch {
+	case err == nil:
+		return outcome{state: model.StateSucceeded, installed: true}, nil
+	case isCanceled(ctx, err):
+		return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest}, nil
+	}
+	if reason, ok := customReason(err); ok && reason == ErrReasonVerifyMismatch {
+		return r.rollback(ctx, reports, otaflow.ReasonVerifyMismatch+": "+customDetail(err))
+	}
+	return outcome{}, fmt.Errorf("verify_firmware: %w", err)
+}
+
+// rollback asks the device to return to the version it ran before and waits (bounded)
+// for its confirmation.
+func (r *run) rollback(ctx workflow.Context, reports workflow.Channel, failure string) (outcome, error) {
+	r.reason = failure
+	r.enter(ctx, model.StateRollingBack, failure)
+	// Rollback must complete even if the run is canceled meanwhile.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	cmdID := otaflow.CommandID(r.runID, otaflow.CommandSeqRollback)
+	req := otaflow.CommandRequest{
+		TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID, CommandID: cmdID,
+		Firmware: r.in.Firmware, RollbackVersion: r.from, TTL: r.in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
+	}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, commandOptions()),
+		otaflow.ActivityRollback, req).Get(dctx, nil); err != nil {
+		return outcome{state: model.StateFailed, reason: failure + "; rollback not sent: " + errText(err)}, nil
+	}
+	deadline := workflow.Now(dctx).Add(r.in.Policy.RollbackTimeout)
+	for {
+		rep, timedOut, _ := r.awaitReport(dctx, reports, cmdID, r.in.Policy.RollbackTimeout, deadline)
+		if timedOut != "" {
+			return outcome{state: model.StateFailed, reason: failure + "; " + otaflow.ReasonRollbackNoAnswer}, nil
+		}
+		switch rep.Status {
+		case otaflow.ReportRolledBack:
+			return outcome{state: model.StateRolledBack, reason: failure}, nil
+		case otaflow.ReportFailed, otaflow.ReportRejected:
+			return outcome{state: model.StateFailed, reason: failure + "; rollback failed: " + rep.ErrorCode}, nil
+		}
+	}
+}
+
+// awaitReport waits for the next report answering commandID. It returns a non-empty
+// timedOut reason when the step or the overall deadline passes first.
+func (r *run) awaitReport(ctx workflow.Context, reports workflow.Channel, commandID string,
+	step time.Duration, deadline time.Time) (rep otaflow.DeviceReport, timedOut string, canceled bool) {
+	remaining := deadline.Sub(workflow.Now(ctx))
+	reason := otaflow.ReasonNoReport
+	if remaining <= step {
+		step, reason = remaining, otaflow.ReasonUpdateTimeout
+	}
+	if step <= 0 {
+		return rep, reason, false
+	}
+	tctx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	timer := workflow.NewTimer(tctx, step)
+	for {
+		var fired, got bool
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(reports, func(c workflow.Channel, _ bool) {
+			c.Receive(ctx, &rep)
+			got = true
+		})
+		sel.AddFuture(timer, func(f workflow.Future) { fired = true })
+		sel.AddReceive(ctx.Done(), func(c workflow.Channel, _ bool) { c.Receive(ctx, nil) })
+		sel.Select(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return rep, "", true
+		case fired:
+			return rep, reason, false
+		case got && rep.CommandID == commandID:
+			return rep, "", false
+		}
+		// A report for another command (a late answer to an earlier one) is ignored.
+	}
+}
+
+// sendCancel tells the device to drop a command it may still act on; best effort, the
+// command's expiry is the backstop.
+func (r *run) sendCancel(ctx workflow.Context) {
+	if r.commandID == "" {
+		return
+	}
+	opts := commandOptions()
+	opts.RetryPolicy.MaximumAttempts = 3
+	req := otaflow.CommandRequest{
+		TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CommandID: otaflow.CommandID(r.runID, otaflow.CommandSeqCancel),
+		CancelsCommand: r.commandID, TTL: r.in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
+	}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts),
+		otaflow.ActivitySendMQTTCommand, req).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("cancel command not sent")
+	}
+}
+
+func isCanceled(ctx workflow.Context, err error) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	var ce *cadence.CanceledError
+	return errors.As(err, &ce)
+}
+
+func customReason(err error) (string, bool) {
+	var ce *cadence.CustomError
+	if errors.As(err, &ce) {
+		return ce.Reason(), true
+	}
+	return "", false
+}
+
+func customDetail(err error) string {
+	var ce *cadence.CustomError
+	if errors.As(err, &ce) && ce.HasDetails() {
+		var s string
+		if ce.Details(&s) == nil {
+			return s
+		}
+	}
+	return ""
+}
+
+func errText(err error) string {
+	if reason, ok := customReason(err); ok {
+		if d := customDetail(err); d != "" {
+			return reason + ": " + d
+		}
+		return reason
+	}
+	return err.Error()
+}
+
+func readyReason(customReason string) string {
+	if customReason == ErrReasonLowBattery {
+		return otaflow.ReasonLowBattery
+	}
+	return otaflow.ReasonOffline
+}
+
+func reportReason(rep otaflow.DeviceReport) string {
+	if rep.ErrorCode == "" {
+		return "device_failed"
+	}
+	return "device_failed: " + rep.ErrorCode
+}
