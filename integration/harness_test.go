@@ -1,0 +1,269 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/otaplane/ota/api/gateway"
+	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/simulator/devicesim"
+	workerapp "github.com/otaplane/ota/worker/app"
+)
+
+const adminKey = "integration-admin-key-0123456789"
+
+var (
+	apiURL string
+	cfg    *config.Config
+)
+
+// TestMain starts one API and one worker against a fresh database; each test makes its
+// own tenant, so tests never see each other's data.
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration setup:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	dbName := fmt.Sprintf("ota_it_%d", time.Now().UnixNano())
+	if err := adminSQL(ctx, "CREATE DATABASE "+dbName); err != nil {
+		return 0, err
+	}
+	defer func() { _ = adminSQL(context.Background(), "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)") }()
+
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	cfg, err = config.Load("../configs/test.yaml")
+	if err != nil {
+		return 0, err
+	}
+	cfg.Database.DSN = fmt.Sprintf("host=127.0.0.1 port=5432 user=postgres dbname=%s sslmode=disable", dbName)
+	cfg.HTTP.Listen = fmt.Sprintf("127.0.0.1:%d", port)
+	cfg.HTTP.PublicURL = "http://" + cfg.HTTP.Listen
+	cfg.Auth.AdminKey = adminKey
+	cfg.MQTT.ClientID = fmt.Sprintf("ota-it-worker-%d", os.Getpid())
+	cfg.Worker.MetricsListen = "127.0.0.1:0"
+	if err := cfg.ValidateAPI(); err != nil {
+		return 0, err
+	}
+	if err := cfg.ValidateWorker(); err != nil {
+		return 0, err
+	}
+	log := zap.NewNop()
+	if os.Getenv("OTA_IT_LOG") != "" {
+		log, _ = zap.NewDevelopment()
+	}
+
+	ready := make(chan string, 1)
+	apiErr := make(chan error, 1)
+	go func() { apiErr <- gateway.Run(ctx, cfg, log.Named("api"), ready) }()
+	select {
+	case addr := <-ready:
+		apiURL = "http://" + addr
+	case err := <-apiErr:
+		return 0, fmt.Errorf("api: %w", err)
+	case <-time.After(90 * time.Second):
+		return 0, fmt.Errorf("api did not start")
+	}
+	workerErr := make(chan error, 1)
+	go func() { workerErr <- workerapp.Run(ctx, cfg, log.Named("worker")) }()
+
+	code := m.Run()
+	cancel()
+	for _, c := range []chan error{apiErr, workerErr} {
+		select {
+		case err := <-c:
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "shutdown:", err)
+			}
+		case <-time.After(60 * time.Second):
+			fmt.Fprintln(os.Stderr, "shutdown timed out")
+		}
+	}
+	return code, nil
+}
+
+func adminSQL(ctx context.Context, stmt string) error {
+	conn, err := pgx.Connect(ctx, "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable")
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// client is a fleet tool speaking to the API with one key.
+type client struct {
+	t   *testing.T
+	key string
+}
+
+type response struct {
+	Status int
+	Body   map[string]any
+	Raw    []byte
+}
+
+func (c client) do(method, path string, body any) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(c.t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, apiURL+path, rd)
+	require.NoError(c.t, err)
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return c.send(req)
+}
+
+func (c client) send(req *http.Request) response {
+	c.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(c.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(c.t, err)
+	out := response{Status: resp.StatusCode, Raw: raw}
+	_ = json.Unmarshal(raw, &out.Body)
+	return out
+}
+
+func (c client) mustDo(status int, method, path string, body any) map[string]any {
+	c.t.Helper()
+	r := c.do(method, path, body)
+	require.Equalf(c.t, status, r.Status, "%s %s: %s", method, path, r.Raw)
+	return r.Body
+}
+
+// tenant is one freshly created tenant with its key.
+type tenant struct {
+	client
+	ID string
+}
+
+func newTenant(t *testing.T) tenant {
+	t.Helper()
+	admin := client{t: t, key: adminKey}
+	body := admin.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/tenants",
+		map[string]any{"name": fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())})
+	tn := body["tenant"].(map[string]any)
+	return tenant{client: client{t: t, key: body["api_key"].(string)}, ID: tn["id"].(string)}
+}
+
+func (tn tenant) uploadFirmware(version, model string, image []byte) map[string]any {
+	tn.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	require.NoError(tn.t, w.WriteField("version", version))
+	require.NoError(tn.t, w.WriteField("hardware_model", model))
+	part, err := w.CreateFormFile("file", "image.bin")
+	require.NoError(tn.t, err)
+	_, err = part.Write(image)
+	require.NoError(tn.t, err)
+	require.NoError(tn.t, w.Close())
+	req, err := http.NewRequest(http.MethodPost, apiURL+"/api/v1/firmware", &buf)
+	require.NoError(tn.t, err)
+	req.Header.Set("Authorization", "Bearer "+tn.key)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	r := tn.send(req)
+	require.Equalf(tn.t, http.StatusCreated, r.Status, "upload: %s", r.Raw)
+	return r.Body
+}
+
+func (tn tenant) createDevices(specs []devicesim.DeviceSpec) {
+	tn.t.Helper()
+	for _, s := range specs {
+		tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
+			"id": s.ID, "hardware_model": s.HardwareModel, "firmware_version": s.FirmwareVersion,
+			"labels": map[string]string{"simulated": "true"},
+		})
+	}
+}
+
+// startFleet runs simulated devices for the tenant and waits until the control plane
+// has seen a heartbeat from each one.
+func (tn tenant) startFleet(specs []devicesim.DeviceSpec) *devicesim.Fleet {
+	tn.t.Helper()
+	f, err := devicesim.NewFleet(devicesim.Config{
+		BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID, HeartbeatInterval: 2 * time.Second,
+		StepDelay: 200 * time.Millisecond, ProgressReports: true,
+	}, specs)
+	require.NoError(tn.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(tn.t, f.Start(ctx))
+	tn.t.Cleanup(f.Stop)
+	for _, s := range specs {
+		if s.Behavior == devicesim.BehaviorOffline {
+			continue
+		}
+		require.Eventuallyf(tn.t, func() bool {
+			d := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+s.ID, nil)
+			return d["last_seen_at"] != nil
+		}, 20*time.Second, 200*time.Millisecond, "no heartbeat recorded for %s", s.ID)
+	}
+	return f
+}
+
+func specs(prefix string, n int, model, version string) []devicesim.DeviceSpec {
+	out := make([]devicesim.DeviceSpec, n)
+	for i := range out {
+		out[i] = devicesim.DeviceSpec{ID: fmt.Sprintf("%s-%03d", prefix, i+1), HardwareModel: model,
+			FirmwareVersion: version, BatteryPercent: 90, Behavior: devicesim.BehaviorNormal}
+	}
+	return out
+}
+
+func ids(specs []devicesim.DeviceSpec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.ID
+	}
+	return out
+}
+
+func image(n int) []byte {
+	return bytes.Repeat([]byte("firmware-image-"), n)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
