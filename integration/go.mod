@@ -11,6 +11,7 @@ require (
 	github.com/otaplane/ota/simulator v0.0.0
 	github.com/otaplane/ota/worker v0.0.0
 	github.com/stretchr/testify v1.12.1
+	go.uber.org/cadence v1.3.1
 	go.uber.org/zap v1.28.0
 	google.golang.org/genproto v0.0.0-20240123012728-ef4313101c80
 	google.golang.org/protobuf v1.36.12
@@ -88,7 +89,6 @@ require (
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
-	go.uber.org/cadence v1.3.1 // indirect
 	go.uber.org/dig v1.10.0 // indirect
 	go.uber.org/fx v1.13.1 // indirect
 	go.uber.org/multierr v1.11.0 // indirect

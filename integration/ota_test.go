@@ -215,7 +215,13 @@ func TestSingleDeviceUpdateAndSecondUpdateConflict(t *testing.T) {
 		live := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+fleet[0].ID+"/ota", nil)
 		return live["state"] == "TIMED_OUT"
 	}, time.Minute, 250*time.Millisecond)
-	tn.mustDo(http.StatusAccepted, http.MethodPut, path, map[string]any{"firmware_id": fw["id"]})
+	// TIMED_OUT shows while the run still sends its cancel command and records the
+	// outcome; until it closes, a new update is refused.
+	require.Eventually(t, func() bool {
+		r := tn.do(http.MethodPut, path, map[string]any{"firmware_id": fw["id"]})
+		require.Containsf(t, []int{http.StatusAccepted, http.StatusConflict}, r.Status, "%s", r.Raw)
+		return r.Status == http.StatusAccepted
+	}, 30*time.Second, 250*time.Millisecond)
 	require.Eventually(t, func() bool {
 		live := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+fleet[0].ID+"/ota", nil)
 		return live["state"] == "SUCCEEDED"

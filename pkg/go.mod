@@ -7,9 +7,11 @@ require (
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/pressly/goose/v3 v3.30.1
 	github.com/spf13/viper v1.21.0
+	github.com/stretchr/testify v1.12.1
 	github.com/uber/cadence-idl v0.0.0-20260219170204-8b3ad9e7091e
 	go.uber.org/cadence v1.3.1
 	go.uber.org/yarpc v1.73.0
+	go.uber.org/zap v1.28.0
 	google.golang.org/genproto v0.0.0-20240123012728-ef4313101c80
 	gorm.io/driver/postgres v1.6.3
 	gorm.io/gorm v1.31.2
@@ -56,7 +58,6 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/net/metrics v1.3.0 // indirect
 	go.uber.org/thriftrw v1.31.0 // indirect
-	go.uber.org/zap v1.28.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.6 // indirect
 	golang.org/x/exp/typeparams v0.0.0-20221208152030-732eee02a75a // indirect
 	golang.org/x/lint v0.0.0-20200130185559-910be7a94367 // indirect

@@ -55,7 +55,12 @@ ensure_database() {
 
 ensure_mosquitto() {
   if port_open $MQTT_PORT; then return 0; fi
-  command -v mosquitto >/dev/null || apt_install mosquitto
+  if ! command -v mosquitto >/dev/null; then
+    apt_install mosquitto
+    # The package may start its own service.
+    sleep 1
+    if port_open $MQTT_PORT; then return 0; fi
+  fi
   log "starting Mosquitto"
   local conf=/etc/mosquitto/mosquitto.conf
   [ -f "$conf" ] || conf=
