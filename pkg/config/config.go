@@ -181,10 +181,11 @@ func Load(path string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	// The names Cadence's own images and docs use win over the OTA_ ones.
-	for key, env := range map[string]string{
-		"cadence.frontend_host": "CADENCE_FRONTEND_HOST",
-		"cadence.frontend_port": "CADENCE_FRONTEND_PORT",
+	for _, b := range [][2]string{
+		{"cadence.frontend_host", "CADENCE_FRONTEND_HOST"},
+		{"cadence.frontend_port", "CADENCE_FRONTEND_PORT"},
 	} {
+		key, env := b[0], b[1]
 		if err := v.BindEnv(key, env, EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))); err != nil {
 			return nil, fmt.Errorf("config: bind %s: %w", key, err)
 		}
@@ -273,16 +274,20 @@ func (c *Config) ValidateCommon() error {
 
 func (c *Config) validateOTA() error {
 	o := c.OTA
-	for key, d := range map[string]time.Duration{
-		"ota.heartbeat_max_age":  o.HeartbeatMaxAge,
-		"ota.step_timeout":       o.StepTimeout,
-		"ota.update_timeout":     o.UpdateTimeout,
-		"ota.rollback_timeout":   o.RollbackTimeout,
-		"ota.command_ttl":        o.CommandTTL,
-		"ota.ready_retry_window": o.ReadyRetryWindow,
+	// A slice, not a map: with several bad keys the same one is reported every time.
+	for _, kd := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"ota.heartbeat_max_age", o.HeartbeatMaxAge},
+		{"ota.step_timeout", o.StepTimeout},
+		{"ota.update_timeout", o.UpdateTimeout},
+		{"ota.rollback_timeout", o.RollbackTimeout},
+		{"ota.command_ttl", o.CommandTTL},
+		{"ota.ready_retry_window", o.ReadyRetryWindow},
 	} {
-		if d <= 0 {
-			return keyErr(key, "must be a positive duration")
+		if kd.d <= 0 {
+			return keyErr(kd.key, "must be a positive duration")
 		}
 	}
 	if o.StepTimeout > o.UpdateTimeout {

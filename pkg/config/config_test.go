@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg, err := Load("")
+	require.NoError(t, err)
+	require.NoError(t, cfg.ValidateAPI())
+	require.NoError(t, cfg.ValidateWorker())
+	assert.Equal(t, "127.0.0.1:7114", cfg.Cadence.Address())
+	assert.True(t, cfg.UsesDevSecrets())
+}
+
+func TestOverrides(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("ota:\n  step_timeout: 7s\nhttp:\n  listen: 0.0.0.0:9000\n"), 0o600))
+	t.Setenv("CADENCE_FRONTEND_HOST", "cadence")
+	t.Setenv("CADENCE_FRONTEND_PORT", "7833")
+	t.Setenv("OTA_HTTP_LISTEN", "0.0.0.0:9100")
+	cfg, err := Load(path)
+	require.NoError(t, err)
+	assert.Equal(t, 7*time.Second, cfg.OTA.StepTimeout, "file beats defaults")
+	assert.Equal(t, "0.0.0.0:9100", cfg.HTTP.Listen, "environment beats file")
+	assert.Equal(t, "cadence:7833", cfg.Cadence.Address())
+}
+
+func TestInvalidValueNamesTheKey(t *testing.T) {
+	tests := []struct {
+		env, value, key string
+		validate        func(*Config) error
+	}{
+		{"CADENCE_FRONTEND_PORT", "70000", "cadence.frontend_port", (*Config).ValidateAPI},
+		{"OTA_LOG_LEVEL", "loud", "log.level", (*Config).ValidateAPI},
+		{"OTA_HTTP_PUBLIC_URL", "not a url", "http.public_url", (*Config).ValidateAPI},
+		{"OTA_AUTH_ADMIN_KEY", "short", "auth.admin_key", (*Config).ValidateAPI},
+		{"OTA_MQTT_BROKER", "127.0.0.1", "mqtt.broker", (*Config).ValidateWorker},
+		{"OTA_OTA_STEP_TIMEOUT", "48h", "ota.step_timeout", (*Config).ValidateWorker},
+		{"OTA_WORKER_DECISION_POLLERS", "0", "worker.decision_pollers", (*Config).ValidateWorker},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			t.Setenv(tt.env, tt.value)
+			cfg, err := Load("")
+			require.NoError(t, err)
+			err = tt.validate(cfg)
+			require.Error(t, err)
+			assert.True(t, IsKeyError(err))
+			assert.Contains(t, err.Error(), `"`+tt.key+`"`)
+		})
+	}
+}
+
+func TestUnparseableDurationFailsLoad(t *testing.T) {
+	t.Setenv("OTA_OTA_STEP_TIMEOUT", "soon")
+	_, err := Load("")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "step_timeout")
+}
