@@ -1,7 +1,10 @@
 // Package model holds the validated domain types shared by the api and the worker.
 package model
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Tenant owns devices, firmware and campaigns; it maps to one Cadence domain.
 type Tenant struct {
@@ -46,26 +49,47 @@ type Firmware struct {
 	CreatedAt     time.Time `json:"created_at"`
 }
 
+// CampaignTarget names what a campaign updates.
+type CampaignTarget string
+
+const (
+	// TargetDevices: an explicit list, fixed at creation.
+	TargetDevices CampaignTarget = "devices"
+	// TargetGroup: a group; a static group is frozen at creation, a dynamic one is
+	// evaluated when dispatch starts.
+	TargetGroup CampaignTarget = "group"
+	// TargetSelector: a label selector, evaluated when dispatch starts.
+	TargetSelector CampaignTarget = "selector"
+)
+
 // Campaign rolls one firmware out to a set of devices.
 type Campaign struct {
-	ID          string        `json:"id"`
-	TenantID    string        `json:"-"`
-	Name        string        `json:"name"`
-	FirmwareID  string        `json:"firmware_id"`
-	State       CampaignState `json:"state"`
-	StateReason string        `json:"state_reason,omitempty"`
-	DeviceCount int           `json:"device_count"`
-	WorkflowID  string        `json:"workflow_id,omitempty"`
-	RunID       string        `json:"run_id,omitempty"`
-	CreatedAt   time.Time     `json:"created_at"`
-	StartedAt   *time.Time    `json:"started_at,omitempty"`
-	FinishedAt  *time.Time    `json:"finished_at,omitempty"`
+	ID         string         `json:"id"`
+	TenantID   string         `json:"-"`
+	Name       string         `json:"name"`
+	FirmwareID string         `json:"firmware_id"`
+	Target     CampaignTarget `json:"target"`
+	GroupID    string         `json:"group_id,omitempty"`
+	Selector   string         `json:"selector,omitempty"`
+	Continuous bool           `json:"continuous"`
+	// Rollout is the validated rollout policy (otaflow.CampaignPolicy) as JSON.
+	Rollout     json.RawMessage `json:"rollout"`
+	State       CampaignState   `json:"state"`
+	StateReason string          `json:"state_reason,omitempty"`
+	DeviceCount int             `json:"device_count"`
+	WorkflowID  string          `json:"workflow_id,omitempty"`
+	RunID       string          `json:"run_id,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	StartedAt   *time.Time      `json:"started_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 }
 
 // CampaignDevice is one device's result within a campaign.
 type CampaignDevice struct {
 	CampaignID string      `json:"-"`
 	Seq        int         `json:"seq"`
+	Wave       int         `json:"wave"`
+	Attempts   int         `json:"attempts"`
 	DeviceID   string      `json:"device_id"`
 	State      DeviceState `json:"state"`
 	Reason     string      `json:"reason,omitempty"`
@@ -95,4 +119,13 @@ type CampaignStatus struct {
 	Finished    int                 `json:"finished"`
 	Counts      map[DeviceState]int `json:"status_counts"`
 	ProgressPct float64             `json:"progress_percent"`
+	Waves       []WaveStatus        `json:"waves"`
+}
+
+// WaveStatus counts one wave's devices by state.
+type WaveStatus struct {
+	Wave     int                 `json:"wave"`
+	Total    int                 `json:"total"`
+	Finished int                 `json:"finished"`
+	Counts   map[DeviceState]int `json:"status_counts"`
 }

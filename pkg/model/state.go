@@ -66,16 +66,27 @@ func (s DeviceState) Valid() bool { return s.Rank() > 0 }
 type CampaignState string
 
 const (
-	CampaignCreated   CampaignState = "CREATED"
+	// CampaignCreated: stored, not executed yet.
+	CampaignCreated CampaignState = "CREATED"
+	// CampaignScheduled: executing, but waiting for its maintenance window.
+	CampaignScheduled CampaignState = "SCHEDULED"
 	CampaignRunning   CampaignState = "RUNNING"
-	CampaignCompleted CampaignState = "COMPLETED"
-	CampaignCanceled  CampaignState = "CANCELED"
-	CampaignFailed    CampaignState = "FAILED"
+	CampaignPaused    CampaignState = "PAUSED"
+	// CampaignWaitingApproval: a wave gate wants an operator's approve call.
+	CampaignWaitingApproval CampaignState = "WAITING_APPROVAL"
+	CampaignAborted         CampaignState = "ABORTED"
+	CampaignCanceled        CampaignState = "CANCELED"
+	CampaignCompleted       CampaignState = "COMPLETED"
+	CampaignFailed          CampaignState = "FAILED"
 )
 
 // Terminal reports whether the campaign is over.
 func (s CampaignState) Terminal() bool {
-	return s == CampaignCompleted || s == CampaignCanceled || s == CampaignFailed
+	switch s {
+	case CampaignCompleted, CampaignCanceled, CampaignAborted, CampaignFailed:
+		return true
+	}
+	return false
 }
 
 // Transport is how the control plane reaches a device.

@@ -27,6 +27,13 @@ var identRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$`)
 
+const (
+	// MaxLabels bounds the labels of one device.
+	MaxLabels = 64
+	// MaxLabelValueLen bounds one label value, in bytes.
+	MaxLabelValueLen = 256
+)
+
 // ValidateIdent checks a device id or hardware model.
 func ValidateIdent(field, v string) error {
 	if v == "" {
@@ -66,8 +73,8 @@ func CompareVersions(a, b string) int {
 
 // ValidateLabels checks device labels (keys like Kubernetes label keys, short values).
 func ValidateLabels(field string, labels map[string]string) error {
-	if len(labels) > 64 {
-		return Fieldf(field, "at most 64 labels")
+	if len(labels) > MaxLabels {
+		return Fieldf(field, "at most %d labels", MaxLabels)
 	}
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
@@ -75,12 +82,27 @@ func ValidateLabels(field string, labels map[string]string) error {
 	}
 	sort.Strings(keys) // the first bad key reported is stable
 	for _, k := range keys {
-		if !labelKeyRE.MatchString(k) {
-			return Fieldf(field+"."+k, "label key must be lower-case letters, digits, '.', '_', '/' or '-' (max 63)")
+		if err := ValidateLabelKey(field+"."+k, k); err != nil {
+			return err
 		}
-		if len(labels[k]) > 256 {
-			return Fieldf(field+"."+k, "label value longer than 256 characters")
+		if err := validateLabelValue(field+"."+k, labels[k]); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// ValidateLabelKey checks one label key.
+func ValidateLabelKey(field, k string) error {
+	if !labelKeyRE.MatchString(k) {
+		return Fieldf(field, "label key must be lower-case letters, digits, '.', '_', '/' or '-' (max 63)")
+	}
+	return nil
+}
+
+func validateLabelValue(field, v string) error {
+	if len(v) > MaxLabelValueLen {
+		return Fieldf(field, "label value longer than %d characters", MaxLabelValueLen)
 	}
 	return nil
 }

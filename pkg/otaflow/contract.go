@@ -24,6 +24,9 @@ const (
 	ActivityListCampaignDevices = "list_campaign_devices"
 	ActivitySetCampaignState    = "set_campaign_state"
 	ActivityMarkCampaignDevices = "mark_campaign_devices"
+	ActivityResolveTargets      = "resolve_campaign_targets"
+	ActivityAssignWave          = "assign_wave"
+	ActivityRetryDevice         = "retry_campaign_device"
 
 	// SignalDeviceReport carries a DeviceReport from the MQTT consumer to the device run.
 	SignalDeviceReport = "device_report"
@@ -206,16 +209,36 @@ type OutcomeRequest struct {
 
 // CampaignInput starts (or continues as new) OTA_CAMPAIGN.
 type CampaignInput struct {
-	TenantID    string
-	CampaignID  string
-	Firmware    FirmwareRef
-	Policy      UpdatePolicy
+	TenantID   string
+	CampaignID string
+	Firmware   FirmwareRef
+	// Policy is the per-device update policy (waits and timeouts).
+	Policy  UpdatePolicy
+	Rollout CampaignPolicy
+	// MaxInFlight is the effective concurrency (Rollout.MaxInFlight or the default).
 	MaxInFlight int
-	// AfterSeq is the last dispatched device sequence (continue-as-new carries it).
-	AfterSeq int
-	// Dispatched and Finished carry the counters across continue-as-new.
-	Dispatched int
-	Finished   int
+	// ResolveTargets: the campaign targets a dynamic group or selector, evaluated when
+	// dispatch starts (and again and again for a continuous campaign).
+	ResolveTargets bool
+	// ContinuousRefresh is how often a continuous campaign looks for new devices.
+	ContinuousRefresh time.Duration
+	// Progress is nil on the first run and carried across continue-as-new.
+	Progress *CampaignProgress
+}
+
+// CampaignProgress is everything a campaign run must remember across continue-as-new.
+type CampaignProgress struct {
+	AfterSeq   int
+	Total      int
+	Bounds     []int
+	Wave       int
+	Waves      []WaveStats
+	State      model.CampaignState
+	Reason     string
+	Paused     bool
+	Succeeded  int
+	RateTokens float64
+	RateAt     time.Time
 }
 
 // CampaignDevicePage is one page of a campaign's devices in dispatch order.
@@ -246,11 +269,13 @@ type SetCampaignStateRequest struct {
 }
 
 // MarkCampaignDevicesRequest records a terminal state for devices the campaign could not
-// dispatch (e.g. another update already running on them).
+// dispatch (e.g. another update already running on them). With AllPending, every device
+// still PENDING is marked (cancel and abort).
 type MarkCampaignDevicesRequest struct {
 	TenantID   string
 	CampaignID string
 	DeviceIDs  []string
+	AllPending bool
 	State      model.DeviceState
 	Reason     string
 }
@@ -259,9 +284,37 @@ type MarkCampaignDevicesRequest struct {
 type CampaignRunState struct {
 	CampaignID string              `json:"campaign_id"`
 	State      model.CampaignState `json:"state"`
+	Reason     string              `json:"reason,omitempty"`
+	Paused     bool                `json:"paused"`
+	Wave       int                 `json:"wave"`
+	Total      int                 `json:"total"`
 	Dispatched int                 `json:"dispatched"`
 	Finished   int                 `json:"finished"`
 	InFlight   int                 `json:"in_flight"`
+	Waves      []WaveStats         `json:"waves"`
+}
+
+// ResolveTargetsRequest is the input of resolve_campaign_targets.
+type ResolveTargetsRequest struct {
+	TenantID   string
+	CampaignID string
+}
+
+// AssignWaveRequest is the input of assign_wave: devices FromSeq..ToSeq belong to Wave.
+type AssignWaveRequest struct {
+	TenantID   string
+	CampaignID string
+	Wave       int
+	FromSeq    int
+	ToSeq      int
+}
+
+// RetryDeviceRequest is the input of retry_campaign_device: the device goes back to
+// PENDING for another run.
+type RetryDeviceRequest struct {
+	TenantID   string
+	CampaignID string
+	DeviceID   string
 }
 
 // Reasons a run ends without installing.
@@ -278,4 +331,6 @@ const (
 	ReasonVerifyMismatch    = "verification_mismatch"
 	ReasonRollbackNoAnswer  = "rollback_not_confirmed"
 	ReasonCanceledByRequest = "canceled"
+	ReasonCampaignAborted   = "campaign_aborted"
+	ReasonCampaignCanceled  = "campaign_canceled"
 )

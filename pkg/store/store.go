@@ -71,6 +71,9 @@ type Store interface {
 	ListCampaignDevices(ctx context.Context, tenantID, campaignID string, afterSeq, limit int) ([]model.CampaignDevice, error)
 	CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error)
 	MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error
+	ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error)
+	AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error
+	RetryCampaignDevice(ctx context.Context, r otaflow.RetryDeviceRequest) error
 
 	// AdvanceCampaignDevice moves one device forward (never backward) and records the run.
 	AdvanceCampaignDevice(ctx context.Context, tenantID, campaignID, deviceID string, state model.DeviceState, reason, workflowID, runID string) error

@@ -14,6 +14,9 @@ type CampaignStore interface {
 	CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error)
 	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error
 	MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error
+	ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error)
+	AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error
+	RetryCampaignDevice(ctx context.Context, r otaflow.RetryDeviceRequest) error
 }
 
 // Activities holds the campaign activities' dependencies.
@@ -36,6 +39,22 @@ func (a *Activities) MarkCampaignDevices(ctx context.Context, r otaflow.MarkCamp
 	return a.Store.MarkCampaignDevices(ctx, r)
 }
 
+// ResolveTargets is resolve_campaign_targets: for a dynamic target it adds the devices
+// that match now; it returns how many devices the campaign has.
+func (a *Activities) ResolveTargets(ctx context.Context, r otaflow.ResolveTargetsRequest) (int, error) {
+	return a.Store.ResolveCampaignTargets(ctx, r.TenantID, r.CampaignID)
+}
+
+// AssignWave is assign_wave.
+func (a *Activities) AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error {
+	return a.Store.AssignWave(ctx, r)
+}
+
+// RetryDevice is retry_campaign_device.
+func (a *Activities) RetryDevice(ctx context.Context, r otaflow.RetryDeviceRequest) error {
+	return a.Store.RetryCampaignDevice(ctx, r)
+}
+
 // Registry is what a Cadence worker (or test environment) registers on.
 type Registry interface {
 	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
@@ -44,8 +63,18 @@ type Registry interface {
 
 // Register registers OTA_CAMPAIGN and its activities under their contract names.
 func Register(r Registry, a *Activities) {
-	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: otaflow.CampaignWorkflow})
-	r.RegisterActivityWithOptions(a.ListCampaignDevices, activity.RegisterOptions{Name: otaflow.ActivityListCampaignDevices})
-	r.RegisterActivityWithOptions(a.SetCampaignState, activity.RegisterOptions{Name: otaflow.ActivitySetCampaignState})
-	r.RegisterActivityWithOptions(a.MarkCampaignDevices, activity.RegisterOptions{Name: otaflow.ActivityMarkCampaignDevices})
+	r.RegisterWorkflowWithOptions(NewFlow(a).Run, workflow.RegisterOptions{Name: otaflow.CampaignWorkflow})
+	for _, act := range []struct {
+		name string
+		fn   interface{}
+	}{
+		{otaflow.ActivityListCampaignDevices, a.ListCampaignDevices},
+		{otaflow.ActivitySetCampaignState, a.SetCampaignState},
+		{otaflow.ActivityMarkCampaignDevices, a.MarkCampaignDevices},
+		{otaflow.ActivityResolveTargets, a.ResolveTargets},
+		{otaflow.ActivityAssignWave, a.AssignWave},
+		{otaflow.ActivityRetryDevice, a.RetryDevice},
+	} {
+		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
+	}
 }

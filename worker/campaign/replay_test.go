@@ -15,6 +15,6 @@ import (
 // server (see integration/history_export_test.go) to catch non-determinism.
 func TestReplayRecordedHistory(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: otaflow.CampaignWorkflow})
+	r.RegisterWorkflowWithOptions(NewFlow(&Activities{}).Run, workflow.RegisterOptions{Name: otaflow.CampaignWorkflow})
 	require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(zaptest.NewLogger(t), "testdata/campaign_history.json"))
 }

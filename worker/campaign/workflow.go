@@ -1,9 +1,12 @@
-// Package campaign holds OTA_CAMPAIGN: it dispatches one OTA_UPDATE_DEVICE child run per
-// device with bounded concurrency, and keeps its own history bounded.
+// Package campaign holds OTA_CAMPAIGN: a staged rollout that starts one OTA_UPDATE_DEVICE
+// child run per device — in waves, within a concurrency limit, a dispatch rate and a
+// maintenance window — with gates between waves, automatic abort, per-device retries,
+// operator pause/resume/cancel/approve, and a history kept bounded by continue-as-new.
 package campaign
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.uber.org/cadence"
@@ -15,18 +18,34 @@ import (
 )
 
 const (
-	activityTimeout = 5 * time.Minute
 	// pageSize is how many device ids one list activity returns.
 	pageSize = 500
 	// childrenPerRun bounds one execution's history (about 8 events per child); after that
 	// many children the run drains and continues as new.
 	childrenPerRun = 1000
+	// cancelGrace bounds the wait for canceled children to record their outcome.
+	cancelGrace = 10 * time.Minute
+	// decisionsPerRun bounds the history of a long-lived (continuous, paused, windowed)
+	// campaign that dispatches little.
+	decisionsPerRun = 2000
 )
+
+func localOptions() workflow.LocalActivityOptions {
+	return workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &cadence.RetryPolicy{
+			InitialInterval:    200 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Second,
+			ExpirationInterval: time.Minute,
+		},
+	}
+}
 
 func activityOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		ScheduleToStartTimeout: activityTimeout,
-		StartToCloseTimeout:    activityTimeout,
+		ScheduleToStartTimeout: 5 * time.Minute,
+		StartToCloseTimeout:    5 * time.Minute,
 		RetryPolicy: &cadence.RetryPolicy{
 			InitialInterval:    time.Second,
 			BackoffCoefficient: 2,
@@ -36,131 +55,606 @@ func activityOptions() workflow.ActivityOptions {
 	}
 }
 
-type tracker struct {
-	in       otaflow.CampaignInput
-	state    model.CampaignState
-	inFlight int
+// Flow is OTA_CAMPAIGN, bound to its activities so it can run them locally.
+type Flow struct {
+	acts *Activities
 }
 
-func (t *tracker) snapshot() (otaflow.CampaignRunState, error) {
-	return otaflow.CampaignRunState{CampaignID: t.in.CampaignID, State: t.state,
-		Dispatched: t.in.Dispatched, Finished: t.in.Finished, InFlight: t.inFlight}, nil
-}
-
-// Workflow is OTA_CAMPAIGN.
-func Workflow(ctx workflow.Context, in otaflow.CampaignInput) (otaflow.CampaignRunState, error) {
-	t := &tracker{in: in, state: model.CampaignRunning}
-	if err := workflow.SetQueryHandler(ctx, otaflow.QueryState, t.snapshot); err != nil {
-		return otaflow.CampaignRunState{}, fmt.Errorf("register query: %w", err)
-	}
-	actx := workflow.WithActivityOptions(ctx, activityOptions())
-	if in.Dispatched == 0 {
-		if err := setState(actx, in, model.CampaignRunning, ""); err != nil {
-			return otaflow.CampaignRunState{}, err
-		}
-	}
-	done := workflow.NewChannel(ctx)
-	var refused []string
-	startedThisRun := 0
-	for {
-		var page []otaflow.CampaignDeviceRef
-		req := otaflow.ListCampaignDevicesRequest{TenantID: in.TenantID, CampaignID: in.CampaignID,
-			AfterSeq: t.in.AfterSeq, Limit: pageSize}
-		if err := workflow.ExecuteActivity(actx, otaflow.ActivityListCampaignDevices, req).Get(ctx, &page); err != nil {
-			return otaflow.CampaignRunState{}, fmt.Errorf("list campaign devices: %w", err)
-		}
-		for _, dev := range page {
-			for t.inFlight >= in.MaxInFlight {
-				refused = t.collect(ctx, done, refused)
-			}
-			t.dispatch(ctx, done, dev)
-			t.in.AfterSeq = dev.Seq
-			startedThisRun++
-		}
-		if len(page) < pageSize {
-			break
-		}
-		if startedThisRun >= childrenPerRun {
-			for t.inFlight > 0 {
-				refused = t.collect(ctx, done, refused)
-			}
-			if err := markRefused(actx, in, refused); err != nil {
-				return otaflow.CampaignRunState{}, err
-			}
-			return otaflow.CampaignRunState{}, workflow.NewContinueAsNewError(ctx, otaflow.CampaignWorkflow, t.in)
-		}
-	}
-	for t.inFlight > 0 {
-		refused = t.collect(ctx, done, refused)
-	}
-	if err := markRefused(actx, in, refused); err != nil {
-		return otaflow.CampaignRunState{}, err
-	}
-	t.state = model.CampaignCompleted
-	if err := setState(actx, in, model.CampaignCompleted, ""); err != nil {
-		return otaflow.CampaignRunState{}, err
-	}
-	return t.snapshot()
-}
+// NewFlow returns the workflow bound to its activities.
+func NewFlow(a *Activities) *Flow { return &Flow{acts: a} }
 
 type childDone struct {
 	DeviceID string
+	Wave     int
+	State    model.DeviceState
 	Refused  bool
 }
 
-// dispatch starts one device's child run; its completion is reported on done.
-func (t *tracker) dispatch(ctx workflow.Context, done workflow.Channel, dev otaflow.CampaignDeviceRef) {
-	in := t.in
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:                   otaflow.DeviceWorkflowID(dev.DeviceID),
-		ExecutionStartToCloseTimeout: in.Policy.RunTimeout(),
-		TaskStartToCloseTimeout:      time.Minute,
-		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
-		Memo:                         map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
-	})
-	input := otaflow.UpdateDeviceInput{TenantID: in.TenantID, DeviceID: dev.DeviceID, CampaignID: in.CampaignID,
-		Firmware: in.Firmware, Policy: in.Policy}
-	fut := workflow.ExecuteChildWorkflow(cctx, otaflow.UpdateDeviceWorkflow, input)
-	t.inFlight++
-	t.in.Dispatched++
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		err := fut.GetChildWorkflowExecution().Get(gctx, nil)
-		// A start failure means Cadence refused the id: another update runs on the device.
-		refused := err != nil
-		if !refused {
-			_ = fut.Get(gctx, nil) // the child records its own outcome
+// run is one execution's state; it changes only in workflow code.
+type run struct {
+	acts *Activities
+	in   otaflow.CampaignInput
+	p    *otaflow.CampaignProgress
+	root workflow.Context
+
+	done           workflow.Channel
+	control        workflow.Channel
+	childCtx       workflow.Context
+	cancelChildren workflow.CancelFunc
+	inFlight       int
+	startedHere    int
+	buffer         []otaflow.CampaignDeviceRef
+	exhausted      bool // no more devices after AfterSeq (for now)
+	retryQueue     []retryItem
+	attempts       map[string]int
+	refused        []string
+	canceled       bool
+	aborted        bool
+	approved       bool
+	decisions      int
+	lastRefresh    time.Time
+}
+
+type retryItem struct {
+	ref  otaflow.CampaignDeviceRef
+	wave int
+}
+
+func (r *run) snapshot() (otaflow.CampaignRunState, error) {
+	st := otaflow.CampaignRunState{CampaignID: r.in.CampaignID, State: r.p.State, Reason: r.p.Reason, Paused: r.p.Paused,
+		Wave: r.p.Wave, Total: r.p.Total, InFlight: r.inFlight, Waves: append([]otaflow.WaveStats(nil), r.p.Waves...)}
+	for _, w := range r.p.Waves {
+		st.Dispatched += w.Dispatched
+		st.Finished += w.Finished
+	}
+	return st, nil
+}
+
+// Run is OTA_CAMPAIGN.
+func (f *Flow) Run(ctx workflow.Context, in otaflow.CampaignInput) (otaflow.CampaignRunState, error) {
+	r := &run{acts: f.acts, in: in, p: in.Progress, attempts: map[string]int{},
+		done: workflow.NewChannel(ctx), control: workflow.GetSignalChannel(ctx, otaflow.SignalCampaignControl)}
+	if r.p == nil {
+		r.p = &otaflow.CampaignProgress{State: model.CampaignRunning, RateAt: workflow.Now(ctx), RateTokens: 1}
+	}
+	r.root = ctx
+	if err := workflow.SetQueryHandler(ctx, otaflow.QueryState, r.snapshot); err != nil {
+		return otaflow.CampaignRunState{}, fmt.Errorf("register query: %w", err)
+	}
+	r.childCtx, r.cancelChildren = workflow.WithCancel(ctx)
+	if in.Progress == nil {
+		if err := r.start(ctx); err != nil {
+			return otaflow.CampaignRunState{}, err
 		}
-		done.Send(gctx, childDone{DeviceID: dev.DeviceID, Refused: refused})
-	})
+	}
+	return r.loop(ctx)
 }
 
-func (t *tracker) collect(ctx workflow.Context, done workflow.Channel, refused []string) []string {
-	var d childDone
-	done.Receive(ctx, &d)
-	t.inFlight--
-	t.in.Finished++
-	if d.Refused {
-		refused = append(refused, d.DeviceID)
+// start resolves the targets, cuts the waves and assigns the first one.
+func (r *run) start(ctx workflow.Context) error {
+	total := 0
+	if err := r.local(ctx, otaflow.ActivityResolveTargets, r.acts.ResolveTargets,
+		otaflow.ResolveTargetsRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID}, &total); err != nil {
+		return fmt.Errorf("resolve targets: %w", err)
 	}
-	return refused
+	r.p.Total = total
+	r.p.Bounds = otaflow.WaveBounds(r.in.Rollout.Waves, total)
+	r.p.Waves = make([]otaflow.WaveStats, len(r.p.Bounds))
+	for i := range r.p.Waves {
+		r.p.Waves[i].Index = i
+		if i < len(r.in.Rollout.Waves) {
+			r.p.Waves[i].Name = r.in.Rollout.Waves[i].Name
+		}
+		r.p.Waves[i].Size = r.waveEnd(i) - r.waveStart(i)
+	}
+	if err := r.assignWave(ctx, 0); err != nil {
+		return err
+	}
+	return r.setState(ctx, model.CampaignRunning, "")
 }
 
-func markRefused(ctx workflow.Context, in otaflow.CampaignInput, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+func (r *run) waveStart(i int) int {
+	if i == 0 {
+		return 0
 	}
-	req := otaflow.MarkCampaignDevicesRequest{TenantID: in.TenantID, CampaignID: in.CampaignID, DeviceIDs: ids,
-		State: model.StateRejected, Reason: otaflow.ReasonUpdateInProgress}
-	if err := workflow.ExecuteActivity(ctx, otaflow.ActivityMarkCampaignDevices, req).Get(ctx, nil); err != nil {
-		return fmt.Errorf("mark refused devices: %w", err)
+	return r.p.Bounds[i-1]
+}
+
+func (r *run) waveEnd(i int) int { return r.p.Bounds[i] }
+
+func (r *run) assignWave(ctx workflow.Context, i int) error {
+	req := otaflow.AssignWaveRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, Wave: i,
+		FromSeq: r.waveStart(i) + 1, ToSeq: r.waveEnd(i)}
+	if err := r.local(ctx, otaflow.ActivityAssignWave, r.acts.AssignWave, req, nil); err != nil {
+		return fmt.Errorf("assign wave %d: %w", i, err)
 	}
 	return nil
 }
 
-func setState(ctx workflow.Context, in otaflow.CampaignInput, s model.CampaignState, reason string) error {
-	req := otaflow.SetCampaignStateRequest{TenantID: in.TenantID, CampaignID: in.CampaignID, State: s, Reason: reason}
-	if err := workflow.ExecuteActivity(ctx, otaflow.ActivitySetCampaignState, req).Get(ctx, nil); err != nil {
+// loop dispatches and reacts until the campaign ends or continues as new.
+func (r *run) loop(ctx workflow.Context) (otaflow.CampaignRunState, error) {
+	for {
+		r.drainSignals(ctx)
+		switch {
+		case r.canceled:
+			return r.finish(ctx, model.CampaignCanceled, r.p.Reason, true)
+		case r.aborted && r.inFlight == 0:
+			return r.finish(ctx, model.CampaignAborted, r.p.Reason, false)
+		}
+		if !r.aborted {
+			if done, err := r.advanceWaves(ctx); err != nil || done {
+				if err != nil {
+					return otaflow.CampaignRunState{}, err
+				}
+				return r.finish(ctx, model.CampaignCompleted, "", false)
+			}
+		}
+		if (r.startedHere >= childrenPerRun || r.decisions >= decisionsPerRun) && r.inFlight == 0 &&
+			len(r.retryQueue) == 0 && !r.aborted {
+			if err := r.flushRefused(ctx); err != nil {
+				return otaflow.CampaignRunState{}, err
+			}
+			next := r.in
+			next.Progress = r.p
+			return otaflow.CampaignRunState{}, workflow.NewContinueAsNewError(ctx, otaflow.CampaignWorkflow, next)
+		}
+		wait, err := r.dispatchReady(ctx)
+		if err != nil {
+			return otaflow.CampaignRunState{}, err
+		}
+		if wait < 0 {
+			continue // dispatched something; look again before blocking
+		}
+		r.block(ctx, wait)
+	}
+}
+
+// advanceWaves moves past finished waves (gates permitting). It reports done when the
+// last wave has finished and the campaign is not continuous.
+func (r *run) advanceWaves(ctx workflow.Context) (bool, error) {
+	for r.waveIdle() {
+		last := r.p.Wave == len(r.p.Bounds)-1
+		if last {
+			if r.in.Rollout.Continuous {
+				return false, nil // keeps waiting for new devices
+			}
+			return true, r.flushRefused(ctx)
+		}
+		if !r.gateOpen() {
+			if r.p.State != model.CampaignWaitingApproval {
+				reason := fmt.Sprintf("wave %d finished; approve to start wave %d", r.p.Wave, r.p.Wave+1)
+				if err := r.setState(ctx, model.CampaignWaitingApproval, reason); err != nil {
+					return false, err
+				}
+			}
+			return false, nil
+		}
+		r.approved = false
+		r.p.Wave++
+		if err := r.assignWave(ctx, r.p.Wave); err != nil {
+			return false, err
+		}
+		if r.p.State == model.CampaignWaitingApproval {
+			if err := r.setState(ctx, r.runningState(), ""); err != nil {
+				return false, err
+			}
+		}
+	}
+	return false, nil
+}
+
+// waveIdle: everything of the current wave was dispatched and has finished.
+func (r *run) waveIdle() bool {
+	return r.p.AfterSeq >= r.waveEnd(r.p.Wave) && r.inFlight == 0 && len(r.retryQueue) == 0
+}
+
+func (r *run) gateOpen() bool {
+	if r.approved {
+		return true
+	}
+	g := r.in.Rollout.Gate
+	if g.Mode == otaflow.GateManual {
+		return false
+	}
+	w := r.p.Waves[r.p.Wave]
+	counted := w.Finished - w.Canceled
+	if counted == 0 {
+		return true
+	}
+	return float64(w.Succeeded)*100 >= g.SuccessThresholdPercent*float64(counted)
+}
+
+func (r *run) runningState() model.CampaignState {
+	if r.p.Paused {
+		return model.CampaignPaused
+	}
+	return model.CampaignRunning
+}
+
+// dispatchReady starts every run allowed now. It returns -1 when it started something,
+// otherwise how long until something may be allowed (0 = only an event can help).
+func (r *run) dispatchReady(ctx workflow.Context) (time.Duration, error) {
+	if r.aborted || r.canceled || r.p.Paused || r.p.State == model.CampaignWaitingApproval {
+		return 0, nil
+	}
+	if r.startedHere >= childrenPerRun || r.decisions >= decisionsPerRun {
+		return 0, nil // draining before continue-as-new
+	}
+	if w := r.in.Rollout.Window; w != nil {
+		ws, err := w.At(workflow.Now(ctx))
+		if err != nil {
+			return 0, err
+		}
+		if !ws.Open {
+			if r.p.State != model.CampaignScheduled {
+				if err := r.setState(ctx, model.CampaignScheduled, "outside maintenance window; opens "+ws.Next.UTC().Format(time.RFC3339)); err != nil {
+					return 0, err
+				}
+			}
+			return ws.Next.Sub(workflow.Now(ctx)), nil
+		}
+		if r.p.State == model.CampaignScheduled {
+			if err := r.setState(ctx, model.CampaignRunning, ""); err != nil {
+				return 0, err
+			}
+		}
+	}
+	started := false
+	for r.inFlight < r.in.MaxInFlight {
+		if wait := r.takeToken(ctx); wait > 0 {
+			if started {
+				return -1, nil
+			}
+			return wait, nil
+		}
+		ref, wave, ok, err := r.next(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			r.refundToken()
+			break
+		}
+		r.dispatch(ref, wave)
+		started = true
+	}
+	if started {
+		return -1, nil
+	}
+	if r.in.Rollout.Continuous && r.p.Wave == len(r.p.Bounds)-1 && r.waveIdle() {
+		return r.refreshTargets(ctx)
+	}
+	return 0, nil
+}
+
+// refreshTargets looks for devices that joined a continuous campaign's target since the
+// last look, and opens them for dispatch in the last wave.
+func (r *run) refreshTargets(ctx workflow.Context) (time.Duration, error) {
+	now := workflow.Now(ctx)
+	if wait := r.lastRefresh.Add(r.in.ContinuousRefresh).Sub(now); !r.lastRefresh.IsZero() && wait > 0 {
+		return wait, nil
+	}
+	r.lastRefresh = now
+	total := 0
+	if err := r.local(ctx, otaflow.ActivityResolveTargets, r.acts.ResolveTargets,
+		otaflow.ResolveTargetsRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID}, &total); err != nil {
+		return 0, fmt.Errorf("refresh targets: %w", err)
+	}
+	last := len(r.p.Bounds) - 1
+	if total <= r.p.Bounds[last] {
+		return r.in.ContinuousRefresh, nil
+	}
+	from := r.p.Bounds[last] + 1
+	r.p.Waves[last].Size += total - r.p.Bounds[last]
+	r.p.Bounds[last], r.p.Total = total, total
+	req := otaflow.AssignWaveRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, Wave: last, FromSeq: from, ToSeq: total}
+	if err := r.local(ctx, otaflow.ActivityAssignWave, r.acts.AssignWave, req, nil); err != nil {
+		return 0, fmt.Errorf("assign new devices: %w", err)
+	}
+	r.buffer = nil
+	return -1, nil
+}
+
+// currentRate is the dispatch rate allowed now, per minute (0 = unlimited).
+func (r *run) currentRate() float64 {
+	rp := r.in.Rollout.Rate
+	if e := rp.Exponential; e != nil {
+		rate := float64(e.BasePerMinute) * math.Pow(e.IncrementFactor, float64(r.p.Succeeded/e.AfterSucceeded))
+		if e.MaxPerMinute > 0 {
+			rate = math.Min(rate, float64(e.MaxPerMinute))
+		}
+		return rate
+	}
+	return float64(rp.PerMinute)
+}
+
+// takeToken spends one dispatch from a token bucket refilled at the current rate (burst:
+// one second's worth). It returns 0 when a dispatch may go now, else how long to wait.
+func (r *run) takeToken(ctx workflow.Context) time.Duration {
+	rate := r.currentRate()
+	if rate <= 0 {
+		return 0
+	}
+	now := workflow.Now(ctx)
+	perSec := rate / 60
+	r.p.RateTokens = math.Min(r.p.RateTokens+now.Sub(r.p.RateAt).Seconds()*perSec, math.Max(1, perSec))
+	r.p.RateAt = now
+	if r.p.RateTokens >= 1 {
+		r.p.RateTokens--
+		return 0
+	}
+	// Cadence timers have one-second resolution.
+	wait := time.Duration(math.Ceil((1 - r.p.RateTokens) / perSec * float64(time.Second)))
+	return max(wait, time.Second)
+}
+
+func (r *run) refundToken() {
+	if r.currentRate() > 0 {
+		r.p.RateTokens++
+	}
+}
+
+// next returns the next device to run: retries first, then the current wave in order.
+func (r *run) next(ctx workflow.Context) (otaflow.CampaignDeviceRef, int, bool, error) {
+	if len(r.retryQueue) > 0 {
+		it := r.retryQueue[0]
+		r.retryQueue = r.retryQueue[1:]
+		return it.ref, it.wave, true, nil
+	}
+	end := r.waveEnd(r.p.Wave)
+	if r.p.AfterSeq >= end {
+		return otaflow.CampaignDeviceRef{}, 0, false, nil
+	}
+	if len(r.buffer) == 0 {
+		var page []otaflow.CampaignDeviceRef
+		req := otaflow.ListCampaignDevicesRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID,
+			AfterSeq: r.p.AfterSeq, Limit: pageSize}
+		if err := r.local(ctx, otaflow.ActivityListCampaignDevices, r.acts.ListCampaignDevices, req, &page); err != nil {
+			return otaflow.CampaignDeviceRef{}, 0, false, fmt.Errorf("list campaign devices: %w", err)
+		}
+		if len(page) == 0 {
+			// Fewer rows than counted (devices deleted meanwhile): close the gap.
+			r.p.AfterSeq = end
+			return otaflow.CampaignDeviceRef{}, 0, false, nil
+		}
+		r.buffer = page
+	}
+	ref := r.buffer[0]
+	if ref.Seq > end {
+		r.p.AfterSeq = end
+		return otaflow.CampaignDeviceRef{}, 0, false, nil
+	}
+	r.buffer = r.buffer[1:]
+	r.p.AfterSeq = ref.Seq
+	return ref, r.p.Wave, true, nil
+}
+
+// dispatch starts one device's child run; its outcome arrives on r.done.
+func (r *run) dispatch(ref otaflow.CampaignDeviceRef, wave int) {
+	in := r.in
+	policy := in.Policy
+	if in.Rollout.StepTimeout > 0 {
+		policy.StepTimeout = in.Rollout.StepTimeout.D()
+	}
+	if in.Rollout.InProgressTimeout > 0 {
+		policy.UpdateTimeout = in.Rollout.InProgressTimeout.D()
+	}
+	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
+		WorkflowID:                   otaflow.DeviceWorkflowID(ref.DeviceID),
+		ExecutionStartToCloseTimeout: policy.RunTimeout(),
+		TaskStartToCloseTimeout:      time.Minute,
+		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
+		// A campaign that ends for any reason asks its device runs to cancel cleanly.
+		ParentClosePolicy:   client.ParentClosePolicyRequestCancel,
+		WaitForCancellation: true,
+		Memo:                map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
+	})
+	input := otaflow.UpdateDeviceInput{TenantID: in.TenantID, DeviceID: ref.DeviceID, CampaignID: in.CampaignID,
+		Firmware: in.Firmware, Policy: policy}
+	fut := workflow.ExecuteChildWorkflow(cctx, otaflow.UpdateDeviceWorkflow, input)
+	r.inFlight++
+	r.startedHere++
+	r.p.Waves[wave].Dispatched++
+	workflow.Go(r.root, func(gctx workflow.Context) {
+		d := childDone{DeviceID: ref.DeviceID, Wave: wave}
+		// A start failure means Cadence refused the id: another update runs on the device.
+		if err := fut.GetChildWorkflowExecution().Get(gctx, nil); err != nil {
+			d.Refused, d.State = true, model.StateRejected
+		} else {
+			var res otaflow.UpdateDeviceResult
+			if err := fut.Get(gctx, &res); err != nil || res.State == "" {
+				d.State = model.StateCanceled
+			} else {
+				d.State = res.State
+			}
+		}
+		r.done.Send(gctx, d)
+	})
+}
+
+// block waits for one event: a child finishing, an operator signal, or the timer.
+func (r *run) block(ctx workflow.Context, wait time.Duration) {
+	r.decisions++
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(r.done, func(c workflow.Channel, _ bool) {
+		var d childDone
+		c.Receive(ctx, &d)
+		r.onChildDone(ctx, d)
+	})
+	sel.AddReceive(r.control, func(c workflow.Channel, _ bool) {
+		var sig otaflow.CampaignControl
+		c.Receive(ctx, &sig)
+		r.onControl(ctx, sig)
+	})
+	var cancelTimer workflow.CancelFunc
+	if wait > 0 {
+		var tctx workflow.Context
+		tctx, cancelTimer = workflow.WithCancel(ctx)
+		sel.AddFuture(workflow.NewTimer(tctx, wait), func(workflow.Future) {})
+	}
+	sel.Select(ctx)
+	if cancelTimer != nil {
+		cancelTimer()
+	}
+	// Take every other child result already waiting: one decision handles a burst.
+	for {
+		var d childDone
+		if !r.done.ReceiveAsync(&d) {
+			break
+		}
+		r.onChildDone(ctx, d)
+	}
+}
+
+func (r *run) drainSignals(ctx workflow.Context) {
+	for {
+		var sig otaflow.CampaignControl
+		if !r.control.ReceiveAsync(&sig) {
+			return
+		}
+		r.onControl(ctx, sig)
+	}
+}
+
+func (r *run) onChildDone(ctx workflow.Context, d childDone) {
+	r.inFlight--
+	if d.Refused {
+		r.refused = append(r.refused, d.DeviceID)
+	}
+	ft := otaflow.FailureTypeOf(d.State)
+	if ft != "" && !d.Refused && !r.aborted && !r.canceled && r.attempts[d.DeviceID] < r.in.Rollout.Retry.For(ft) {
+		r.attempts[d.DeviceID]++
+		req := otaflow.RetryDeviceRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, DeviceID: d.DeviceID}
+		if err := r.local(ctx, otaflow.ActivityRetryDevice, r.acts.RetryDevice, req, nil); err == nil {
+			r.retryQueue = append(r.retryQueue, retryItem{ref: otaflow.CampaignDeviceRef{DeviceID: d.DeviceID}, wave: d.Wave})
+			r.p.Waves[d.Wave].Dispatched-- // the retry dispatches it again
+			return
+		}
+	}
+	r.p.Waves[d.Wave].Record(d.State)
+	if d.State == model.StateSucceeded {
+		r.p.Succeeded++
+	}
+	r.checkAbort(ctx)
+}
+
+// checkAbort applies the abort rules to the whole campaign's finished devices.
+func (r *run) checkAbort(ctx workflow.Context) {
+	if r.aborted || r.canceled {
+		return
+	}
+	var all otaflow.WaveStats
+	for _, w := range r.p.Waves {
+		all.Finished += w.Finished - w.Canceled
+		all.Failed += w.Failed
+		all.TimedOut += w.TimedOut
+		all.Rejected += w.Rejected
+	}
+	for _, rule := range r.in.Rollout.Abort.Rules {
+		if all.Finished == 0 || all.Finished < rule.MinFinished {
+			continue
+		}
+		failed := all.Failures(rule.FailureType)
+		if float64(failed)*100 > rule.ThresholdPercent*float64(all.Finished) {
+			r.aborted = true
+			r.p.Reason = fmt.Sprintf("%s failures %d of %d finished exceed %.1f%%", rule.FailureType, failed, all.Finished, rule.ThresholdPercent)
+			_ = r.setState(ctx, model.CampaignAborted, r.p.Reason)
+			r.retryQueue = nil
+			if r.in.Rollout.Abort.CancelInFlight {
+				r.cancelChildren()
+			}
+			return
+		}
+	}
+}
+
+func (r *run) onControl(ctx workflow.Context, sig otaflow.CampaignControl) {
+	if r.canceled || r.aborted {
+		return
+	}
+	switch sig.Action {
+	case otaflow.ControlPause:
+		if !r.p.Paused {
+			r.p.Paused = true
+			if r.p.State == model.CampaignRunning || r.p.State == model.CampaignScheduled {
+				_ = r.setState(ctx, model.CampaignPaused, sig.Reason)
+			}
+		}
+	case otaflow.ControlResume:
+		if r.p.Paused {
+			r.p.Paused = false
+			if r.p.State == model.CampaignPaused {
+				_ = r.setState(ctx, model.CampaignRunning, "")
+			}
+		}
+	case otaflow.ControlApprove:
+		if r.p.State == model.CampaignWaitingApproval {
+			r.approved = true
+		}
+	case otaflow.ControlCancel:
+		r.canceled = true
+		r.p.Reason = sig.Reason
+	}
+}
+
+// finish ends the campaign: on cancel, in-flight runs are canceled and waited for
+// (bounded); devices never dispatched end CANCELED.
+func (r *run) finish(ctx workflow.Context, st model.CampaignState, reason string, cancelInFlight bool) (otaflow.CampaignRunState, error) {
+	if cancelInFlight && r.inFlight > 0 {
+		r.cancelChildren()
+		deadline := workflow.Now(ctx).Add(cancelGrace)
+		for r.inFlight > 0 && workflow.Now(ctx).Before(deadline) {
+			r.block(ctx, deadline.Sub(workflow.Now(ctx)))
+		}
+	}
+	if err := r.flushRefused(ctx); err != nil {
+		return otaflow.CampaignRunState{}, err
+	}
+	if st != model.CampaignCompleted {
+		devReason := otaflow.ReasonCampaignCanceled
+		if st == model.CampaignAborted {
+			devReason = otaflow.ReasonCampaignAborted
+		}
+		req := otaflow.MarkCampaignDevicesRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, AllPending: true,
+			State: model.StateCanceled, Reason: devReason}
+		if err := r.local(ctx, otaflow.ActivityMarkCampaignDevices, r.acts.MarkCampaignDevices, req, nil); err != nil {
+			return otaflow.CampaignRunState{}, fmt.Errorf("cancel pending devices: %w", err)
+		}
+	}
+	if err := r.setState(ctx, st, reason); err != nil {
+		return otaflow.CampaignRunState{}, err
+	}
+	return r.snapshot()
+}
+
+func (r *run) flushRefused(ctx workflow.Context) error {
+	if len(r.refused) == 0 {
+		return nil
+	}
+	req := otaflow.MarkCampaignDevicesRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, DeviceIDs: r.refused,
+		State: model.StateRejected, Reason: otaflow.ReasonUpdateInProgress}
+	if err := r.local(ctx, otaflow.ActivityMarkCampaignDevices, r.acts.MarkCampaignDevices, req, nil); err != nil {
+		return fmt.Errorf("mark refused devices: %w", err)
+	}
+	r.refused = nil
+	return nil
+}
+
+func (r *run) setState(ctx workflow.Context, s model.CampaignState, reason string) error {
+	r.p.State, r.p.Reason = s, reason
+	req := otaflow.SetCampaignStateRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, State: s, Reason: reason}
+	if err := r.local(ctx, otaflow.ActivitySetCampaignState, r.acts.SetCampaignState, req, nil); err != nil {
 		return fmt.Errorf("set campaign state %s: %w", s, err)
 	}
 	return nil
+}
+
+// local runs a short database step as a local activity, falling back to a regular
+// activity with durable retries if the database stays unreachable.
+func (r *run) local(ctx workflow.Context, name string, fn, arg, result interface{}) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions())
+	if err := workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result); err == nil {
+		return nil
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions()), name, arg).Get(ctx, result)
 }

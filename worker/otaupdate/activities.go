@@ -66,7 +66,7 @@ func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDevi
 }
 
 // evaluateReadiness is the pure decision behind check_device_ready. Offline and low
-// battery may pass with time, so they come back as retryable errors via the caller.
+// battery may pass with time: the workflow checks again until its ready window ends.
 func evaluateReadiness(d model.Device, fw otaflow.FirmwareRef, p otaflow.UpdatePolicy, now time.Time) otaflow.ReadyCheck {
 	current := d.FirmwareVersion
 	if d.ReportedVersion != "" {
@@ -88,22 +88,6 @@ func evaluateReadiness(d model.Device, fw otaflow.FirmwareRef, p otaflow.UpdateP
 		check.Ready = true
 	}
 	return check
-}
-
-// checkReadyActivity wraps CheckDeviceReady so transient conditions are retried by
-// Cadence's retry policy instead of rejecting the device at once.
-func (a *Activities) checkReadyActivity(ctx context.Context, in otaflow.UpdateDeviceInput) (otaflow.ReadyCheck, error) {
-	c, err := a.CheckDeviceReady(ctx, in)
-	if err != nil {
-		return c, err
-	}
-	switch c.Reason {
-	case otaflow.ReasonOffline:
-		return c, cadence.NewCustomError(ErrReasonOffline, in.DeviceID)
-	case otaflow.ReasonLowBattery:
-		return c, cadence.NewCustomError(ErrReasonLowBattery, in.DeviceID)
-	}
-	return c, nil
 }
 
 // SendMQTTCommand is send_mqtt_command: one command, QoS 1, on the device's command topic.

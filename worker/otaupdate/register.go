@@ -13,18 +13,14 @@ type Registry interface {
 	RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
 }
 
-// RegisterWorkflow registers OTA_UPDATE_DEVICE under its contract name.
-func RegisterWorkflow(r interface {
-	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
-}) {
-	r.RegisterWorkflowWithOptions(Workflow, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
-}
-
-// Register registers the workflow and its activities under their contract names.
+// Register registers the workflow and its activities under their contract names. The
+// activities are registered even though the workflow runs them locally first: the names
+// label the local-activity markers, and a step that keeps failing locally falls back to
+// the regular activity.
 func Register(r Registry, a *Activities) {
-	RegisterWorkflow(r)
+	r.RegisterWorkflowWithOptions(NewFlow(a).Run, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
 	for name, fn := range map[string]interface{}{
-		otaflow.ActivityCheckDeviceReady: a.checkReadyActivity,
+		otaflow.ActivityCheckDeviceReady: a.CheckDeviceReady,
 		otaflow.ActivitySendMQTTCommand:  a.SendMQTTCommand,
 		otaflow.ActivityVerifyFirmware:   a.VerifyFirmware,
 		otaflow.ActivityUpdateDevice:     a.UpdateDevice,

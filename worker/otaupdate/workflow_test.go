@@ -2,6 +2,7 @@ package otaupdate
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ type WorkflowSuite struct {
 	commands  []otaflow.CommandRequest
 	outcome   *otaflow.OutcomeRequest
 	sendErr   error
+	sendHook  func() error
 	verifyErr error
 }
 
@@ -39,11 +41,16 @@ func (s *WorkflowSuite) SetupTest() {
 	s.SetLogger(zap.NewNop())
 	s.env = s.NewTestWorkflowEnvironment()
 	Register(s.env, &Activities{})
-	s.commands, s.outcome, s.sendErr, s.verifyErr = nil, nil, nil, nil
+	s.commands, s.outcome, s.sendErr, s.sendHook, s.verifyErr = nil, nil, nil, nil, nil
 	s.env.OnActivity(otaflow.ActivitySendMQTTCommand, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req otaflow.CommandRequest) error {
 			if s.sendErr != nil {
 				return s.sendErr
+			}
+			if s.sendHook != nil {
+				if err := s.sendHook(); err != nil {
+					return err
+				}
 			}
 			s.commands = append(s.commands, req)
 			return nil
@@ -149,7 +156,7 @@ func (s *WorkflowSuite) TestOfflineIsRetriedThenRejected() {
 	s.env.OnActivity(otaflow.ActivityCheckDeviceReady, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _ otaflow.UpdateDeviceInput) (otaflow.ReadyCheck, error) {
 			calls++
-			return otaflow.ReadyCheck{}, cadence.NewCustomError(ErrReasonOffline, "dev-1")
+			return otaflow.ReadyCheck{Reason: otaflow.ReasonOffline, CurrentVersion: "1.0.0"}, nil
 		})
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
@@ -165,7 +172,7 @@ func (s *WorkflowSuite) TestOfflineDeviceComingOnlineIsUpdated() {
 		func(_ context.Context, _ otaflow.UpdateDeviceInput) (otaflow.ReadyCheck, error) {
 			calls++
 			if calls < 3 {
-				return otaflow.ReadyCheck{}, cadence.NewCustomError(ErrReasonOffline, "dev-1")
+				return otaflow.ReadyCheck{Reason: otaflow.ReasonOffline, CurrentVersion: "1.0.0"}, nil
 			}
 			return otaflow.ReadyCheck{Ready: true, CurrentVersion: "1.0.0"}, nil
 		})
@@ -186,6 +193,23 @@ func (s *WorkflowSuite) TestAlreadyOnTargetSucceedsWithoutCommand() {
 	s.Equal(model.StateSucceeded, res.State)
 	s.Equal(otaflow.ReasonAlreadyOnTarget, res.Reason)
 	s.Empty(s.commands)
+}
+
+func (s *WorkflowSuite) TestTransientFailureFallsBackToRegularActivity() {
+	s.ready("1.0.0")
+	attempts := 0
+	s.env.OnActivity(otaflow.ActivityRollback, mock.Anything, mock.Anything).Return(nil).Maybe()
+	s.sendHook = func() error {
+		attempts++
+		if attempts <= 3 { // every local attempt fails: the broker is briefly away
+			return errors.New("mqtt: not connected")
+		}
+		return nil
+	}
+	s.report(time.Minute, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal(model.StateSucceeded, s.result().State)
+	s.Equal(4, attempts, "three local attempts, then the regular activity")
 }
 
 func (s *WorkflowSuite) TestCommandNotDeliveredFails() {

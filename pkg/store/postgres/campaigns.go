@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -34,35 +35,48 @@ func (a textArray) Value() (driver.Value, error) {
 }
 
 type campaignRow struct {
-	ID          string
-	TenantID    string
-	Name        string
-	FirmwareID  string
-	State       string
-	StateReason string
-	DeviceCount int
-	WorkflowID  string
-	RunID       string
-	CreatedAt   time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
+	ID             string
+	TenantID       string
+	Name           string
+	FirmwareID     string
+	TargetKind     string
+	TargetGroupID  *string
+	TargetSelector string
+	Continuous     bool
+	Policy         []byte
+	State          string
+	StateReason    string
+	DeviceCount    int
+	WorkflowID     string
+	RunID          string
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
 }
 
 func (r campaignRow) model() model.Campaign {
 	return model.Campaign{ID: r.ID, TenantID: r.TenantID, Name: r.Name, FirmwareID: r.FirmwareID,
+		Target: model.CampaignTarget(r.TargetKind), GroupID: deref(r.TargetGroupID), Selector: r.TargetSelector,
+		Continuous: r.Continuous, Rollout: json.RawMessage(r.Policy),
 		State: model.CampaignState(r.State), StateReason: r.StateReason, DeviceCount: r.DeviceCount,
 		WorkflowID: r.WorkflowID, RunID: r.RunID, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 }
 
-const campaignColumns = `id, tenant_id, name, firmware_id, state, state_reason, device_count, workflow_id, run_id,
-	created_at, started_at, finished_at`
+const campaignColumns = `id, tenant_id, name, firmware_id, target_kind, target_group_id::text, target_selector,
+	continuous, policy, state, state_reason, device_count, workflow_id, run_id, created_at, started_at, finished_at`
 
 // maxMissingReported caps the ids an unknown-devices error lists.
 const maxMissingReported = 20
 
 // CreateCampaign implements store.Store: the campaign and all its device rows, or nothing.
+// A dynamic target (selector, dynamic group) has no rows yet: they are resolved when
+// dispatch starts.
 func (s *Store) CreateCampaign(ctx context.Context, c model.Campaign, deviceIDs []string) (model.Campaign, error) {
 	var out model.Campaign
+	policy := []byte(c.Rollout)
+	if len(policy) == 0 {
+		policy = []byte("{}")
+	}
 	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
 		var missing []string
 		if err := tx.Raw(`SELECT x.id FROM unnest(?::text[]) WITH ORDINALITY AS x(id, ord)
@@ -74,12 +88,17 @@ func (s *Store) CreateCampaign(ctx context.Context, c model.Campaign, deviceIDs 
 			return &store.MissingDevicesError{IDs: missing}
 		}
 		var rows []campaignRow
-		if err := tx.Raw(`INSERT INTO campaigns (id, tenant_id, name, firmware_id, state, device_count)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING `+campaignColumns,
-			c.ID, c.TenantID, c.Name, c.FirmwareID, string(model.CampaignCreated), len(deviceIDs)).Scan(&rows).Error; err != nil {
+		if err := tx.Raw(`INSERT INTO campaigns (id, tenant_id, name, firmware_id, target_kind, target_group_id,
+			target_selector, continuous, policy, state, device_count)
+			VALUES (?, ?, ?, ?, ?, ?::uuid, ?, ?, ?::jsonb, ?, ?) RETURNING `+campaignColumns,
+			c.ID, c.TenantID, c.Name, c.FirmwareID, string(c.Target), nullable(c.GroupID), c.Selector, c.Continuous,
+			string(policy), string(model.CampaignCreated), len(deviceIDs)).Scan(&rows).Error; err != nil {
 			return classify(err)
 		}
 		out = rows[0].model()
+		if len(deviceIDs) == 0 {
+			return nil
+		}
 		return classify(tx.Exec(`INSERT INTO campaign_devices (campaign_id, tenant_id, device_id, seq, state, state_rank)
 			SELECT ?, ?, x.id, x.ord, ?, ? FROM unnest(?::text[]) WITH ORDINALITY AS x(id, ord)`,
 			c.ID, c.TenantID, string(model.StatePending), model.StatePending.Rank(), textArray(deviceIDs)).Error)
@@ -146,10 +165,11 @@ func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignState
 	err := s.conn(ctx).Exec(`UPDATE campaigns SET state = ?, state_reason = ?,
 		started_at = CASE WHEN ? = ? THEN COALESCE(started_at, now()) ELSE started_at END,
 		finished_at = CASE WHEN ? THEN now() ELSE finished_at END
-		WHERE tenant_id = ? AND id = ? AND state NOT IN (?, ?, ?)`,
+		WHERE tenant_id = ? AND id = ? AND state NOT IN (?, ?, ?, ?)`,
 		string(r.State), r.Reason, string(r.State), string(model.CampaignRunning), r.State.Terminal(),
 		r.TenantID, r.CampaignID,
-		string(model.CampaignCompleted), string(model.CampaignCanceled), string(model.CampaignFailed)).Error
+		string(model.CampaignCompleted), string(model.CampaignCanceled), string(model.CampaignFailed),
+		string(model.CampaignAborted)).Error
 	if err != nil {
 		return fmt.Errorf("set campaign %s state %s: %w", r.CampaignID, r.State, classify(err))
 	}
@@ -157,6 +177,7 @@ func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignState
 }
 
 type stateCount struct {
+	Wave  int
 	State string
 	N     int
 }
@@ -166,8 +187,8 @@ func (s *Store) CampaignStatus(ctx context.Context, tenantID, campaignID string)
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var rows []stateCount
-	if err := s.conn(ctx).Raw(`SELECT state, count(*) AS n FROM campaign_devices
-		WHERE tenant_id = ? AND campaign_id = ? GROUP BY state`, tenantID, campaignID).Scan(&rows).Error; err != nil {
+	if err := s.conn(ctx).Raw(`SELECT wave, state, count(*) AS n FROM campaign_devices
+		WHERE tenant_id = ? AND campaign_id = ? GROUP BY wave, state ORDER BY wave`, tenantID, campaignID).Scan(&rows).Error; err != nil {
 		return model.CampaignStatus{}, fmt.Errorf("campaign %s status: %w", campaignID, classify(err))
 	}
 	st := model.CampaignStatus{Counts: make(map[model.DeviceState]int, len(model.AllDeviceStates))}
@@ -178,8 +199,15 @@ func (s *Store) CampaignStatus(ctx context.Context, tenantID, campaignID string)
 		ds := model.DeviceState(r.State)
 		st.Counts[ds] += r.N
 		st.Total += r.N
+		if len(st.Waves) == 0 || st.Waves[len(st.Waves)-1].Wave != r.Wave {
+			st.Waves = append(st.Waves, model.WaveStatus{Wave: r.Wave, Counts: map[model.DeviceState]int{}})
+		}
+		w := &st.Waves[len(st.Waves)-1]
+		w.Counts[ds] += r.N
+		w.Total += r.N
 		if ds.Terminal() {
 			st.Finished += r.N
+			w.Finished += r.N
 		}
 	}
 	if st.Total > 0 {
@@ -191,6 +219,8 @@ func (s *Store) CampaignStatus(ctx context.Context, tenantID, campaignID string)
 
 type campaignDeviceRow struct {
 	Seq        int
+	Wave       int
+	Attempts   int
 	DeviceID   string
 	State      string
 	Reason     string
@@ -204,14 +234,14 @@ func (s *Store) ListCampaignDevices(ctx context.Context, tenantID, campaignID st
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var rows []campaignDeviceRow
-	if err := s.conn(ctx).Raw(`SELECT seq, device_id, state, reason, workflow_id, run_id, updated_at
+	if err := s.conn(ctx).Raw(`SELECT seq, wave, attempts, device_id, state, reason, workflow_id, run_id, updated_at
 		FROM campaign_devices WHERE tenant_id = ? AND campaign_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		tenantID, campaignID, afterSeq, limit).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("campaign %s devices: %w", campaignID, classify(err))
 	}
 	out := make([]model.CampaignDevice, len(rows))
 	for i, r := range rows {
-		out[i] = model.CampaignDevice{CampaignID: campaignID, Seq: r.Seq, DeviceID: r.DeviceID,
+		out[i] = model.CampaignDevice{CampaignID: campaignID, Seq: r.Seq, Wave: r.Wave, Attempts: r.Attempts, DeviceID: r.DeviceID,
 			State: model.DeviceState(r.State), Reason: r.Reason, WorkflowID: r.WorkflowID, RunID: r.RunID, UpdatedAt: r.UpdatedAt}
 	}
 	return out, nil
@@ -236,11 +266,20 @@ func (s *Store) CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaign
 
 // MarkCampaignDevices implements store.Store.
 func (s *Store) MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	if r.AllPending {
+		err := s.conn(ctx).Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, reason = ?, updated_at = now()
+			WHERE tenant_id = ? AND campaign_id = ? AND state_rank = ?`,
+			string(r.State), r.State.Rank(), r.Reason, r.TenantID, r.CampaignID, model.StatePending.Rank()).Error
+		if err != nil {
+			return fmt.Errorf("mark pending devices of campaign %s %s: %w", r.CampaignID, r.State, classify(err))
+		}
+		return nil
+	}
 	if len(r.DeviceIDs) == 0 {
 		return nil
 	}
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
 	err := s.conn(ctx).Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, reason = ?, updated_at = now()
 		WHERE tenant_id = ? AND campaign_id = ? AND device_id = ANY(?::text[]) AND state_rank < ?`,
 		string(r.State), r.State.Rank(), r.Reason, r.TenantID, r.CampaignID, textArray(r.DeviceIDs), r.State.Rank()).Error
@@ -307,6 +346,91 @@ func (s *Store) RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) err
 	})
 	if err != nil {
 		return fmt.Errorf("record outcome of %s run %s: %w", r.DeviceID, r.RunID, err)
+	}
+	return nil
+}
+
+// ResolveCampaignTargets implements store.Store. For a selector or dynamic-group target it
+// appends the matching devices not in the campaign yet (in creation order), so a
+// continuous campaign picks up devices that joined later; it returns the device count.
+func (s *Store) ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	c, err := s.GetCampaign(ctx, tenantID, campaignID)
+	if err != nil {
+		return 0, err
+	}
+	selText := c.Selector
+	dynamic := c.Target == model.TargetSelector
+	if c.Target == model.TargetGroup {
+		var groups []struct {
+			Kind     string
+			Selector string
+		}
+		if err := s.conn(ctx).Raw(`SELECT kind, selector FROM device_groups WHERE tenant_id = ? AND id = ?`,
+			tenantID, c.GroupID).Scan(&groups).Error; err != nil {
+			return 0, fmt.Errorf("campaign %s group: %w", campaignID, classify(err))
+		}
+		if len(groups) == 1 && groups[0].Kind == string(model.GroupDynamic) {
+			dynamic, selText = true, groups[0].Selector
+		}
+	}
+	err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if dynamic {
+			sel, err := model.ParseSelector("selector", selText)
+			if err != nil {
+				return err
+			}
+			cond, args, err := selectorCondition("d", sel)
+			if err != nil {
+				return err
+			}
+			q := `INSERT INTO campaign_devices (campaign_id, tenant_id, device_id, seq, state, state_rank)
+				SELECT ?, ?, d.id,
+					COALESCE((SELECT max(seq) FROM campaign_devices WHERE campaign_id = ?), 0)
+						+ row_number() OVER (ORDER BY d.created_at, d.id), ?, ?
+				FROM devices d WHERE d.tenant_id = ? AND ` + cond + `
+				AND NOT EXISTS (SELECT 1 FROM campaign_devices x WHERE x.campaign_id = ? AND x.device_id = d.id)`
+			all := append([]any{campaignID, tenantID, campaignID, string(model.StatePending), model.StatePending.Rank(), tenantID}, args...)
+			all = append(all, campaignID)
+			if err := tx.Exec(q, all...).Error; err != nil {
+				return classify(err)
+			}
+		}
+		return classify(tx.Exec(`UPDATE campaigns SET device_count = (SELECT count(*) FROM campaign_devices WHERE campaign_id = ?)
+			WHERE tenant_id = ? AND id = ?`, campaignID, tenantID, campaignID).Error)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("resolve campaign %s targets: %w", campaignID, err)
+	}
+	var n int64
+	if err := s.conn(ctx).Raw(`SELECT count(*) FROM campaign_devices WHERE campaign_id = ?`, campaignID).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("count campaign %s devices: %w", campaignID, classify(err))
+	}
+	return int(n), nil
+}
+
+// AssignWave implements store.Store.
+func (s *Store) AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	if err := s.conn(ctx).Exec(`UPDATE campaign_devices SET wave = ? WHERE tenant_id = ? AND campaign_id = ? AND seq BETWEEN ? AND ?`,
+		r.Wave, r.TenantID, r.CampaignID, r.FromSeq, r.ToSeq).Error; err != nil {
+		return fmt.Errorf("assign wave %d of campaign %s: %w", r.Wave, r.CampaignID, classify(err))
+	}
+	return nil
+}
+
+// RetryCampaignDevice implements store.Store: the one place a device moves backward, from
+// a terminal state to PENDING, for another run.
+func (s *Store) RetryCampaignDevice(ctx context.Context, r otaflow.RetryDeviceRequest) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	if err := s.conn(ctx).Exec(`UPDATE campaign_devices SET state = ?, state_rank = ?, reason = '', attempts = attempts + 1,
+		updated_at = now() WHERE tenant_id = ? AND campaign_id = ? AND device_id = ? AND state_rank = ?`,
+		string(model.StatePending), model.StatePending.Rank(), r.TenantID, r.CampaignID, r.DeviceID,
+		model.StateSucceeded.Rank()).Error; err != nil {
+		return fmt.Errorf("retry device %s of campaign %s: %w", r.DeviceID, r.CampaignID, classify(err))
 	}
 	return nil
 }
