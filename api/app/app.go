@@ -48,6 +48,9 @@ type Workflows interface {
 	StartDeviceUpdate(ctx context.Context, domain string, in otaflow.UpdateDeviceInput) (runID string, err error)
 	StartCampaign(ctx context.Context, domain string, in otaflow.CampaignInput) (runID string, err error)
 	QueryDeviceRun(ctx context.Context, domain, deviceID string) (otaflow.DeviceRunState, error)
+	// SignalCampaign returns store.ErrNotFound when the campaign's run has closed.
+	SignalCampaign(ctx context.Context, domain, campaignID string, c otaflow.CampaignControl) error
+	QueryCampaign(ctx context.Context, domain, campaignID string) (otaflow.CampaignRunState, error)
 }
 
 // Service is every use case of the HTTP API.
@@ -73,6 +76,8 @@ type Service interface {
 	GetCampaign(ctx context.Context, t model.Tenant, id string) (model.Campaign, error)
 	ListCampaigns(ctx context.Context, t model.Tenant, p store.Page) ([]model.Campaign, error)
 	ExecuteCampaign(ctx context.Context, t model.Tenant, id string) (CampaignExecution, error)
+	ControlCampaign(ctx context.Context, t model.Tenant, id string, c otaflow.CampaignControl) (otaflow.CampaignRunState, error)
+	DryRunCampaign(ctx context.Context, t model.Tenant, id string) (DryRun, error)
 	CampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error)
 	CampaignDevices(ctx context.Context, t model.Tenant, id string, afterSeq, limit int) ([]model.CampaignDevice, error)
 }
@@ -93,11 +98,38 @@ type FirmwareUpload struct {
 	Size          int64
 }
 
-// NewCampaign is a campaign request.
+// NewCampaign is a campaign request: exactly one of DeviceIDs, GroupID, Selector.
 type NewCampaign struct {
 	Name       string
 	FirmwareID string
 	DeviceIDs  []string
+	GroupID    string
+	Selector   string
+	Continuous bool
+	Rollout    otaflow.CampaignPolicy
+}
+
+// DryRun says what executing a campaign would do now.
+type DryRun struct {
+	CampaignID string         `json:"campaign_id"`
+	Total      int            `json:"total"`
+	Eligible   int            `json:"eligible"`
+	Waves      []DryRunWave   `json:"waves"`
+	Excluded   []DryRunDevice `json:"excluded"`
+}
+
+// DryRunWave lists the devices one wave would update.
+type DryRunWave struct {
+	Wave    int      `json:"wave"`
+	Name    string   `json:"name,omitempty"`
+	Devices []string `json:"devices"`
+}
+
+// DryRunDevice is a device that would not be updated, and why.
+type DryRunDevice struct {
+	DeviceID string `json:"device_id"`
+	Wave     int    `json:"wave"`
+	Reason   string `json:"reason"`
 }
 
 // CampaignExecution answers execute.
@@ -119,6 +151,7 @@ type CampaignStatus struct {
 	Finished        int                       `json:"finished"`
 	Succeeded       int                       `json:"succeeded"`
 	Failed          int                       `json:"failed"`
+	Waves           []model.WaveStatus        `json:"waves"`
 }
 
 type service struct {

@@ -18,28 +18,38 @@ import (
 // historyLimit caps one firmware-history answer.
 const historyLimit = 200
 
-func (s *service) CreateDevice(ctx context.Context, t model.Tenant, d model.Device) (model.Device, error) {
-	if err := model.ValidateIdent("id", d.ID); err != nil {
-		return model.Device{}, err
-	}
-	if err := model.ValidateIdent("hardware_model", d.HardwareModel); err != nil {
-		return model.Device{}, err
-	}
-	if err := model.ValidateVersion("firmware_version", d.FirmwareVersion); err != nil {
-		return model.Device{}, err
+// checkNewDevice applies the registry's rules to d and fills its defaults. It returns
+// every problem in field order, so an import can report them all.
+func checkNewDevice(d *model.Device) []error {
+	var errs []error
+	for _, err := range []error{
+		model.ValidateIdent("id", d.ID),
+		model.ValidateIdent("hardware_model", d.HardwareModel),
+		model.ValidateVersion("firmware_version", d.FirmwareVersion),
+	} {
+		if err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if d.Labels == nil {
 		d.Labels = map[string]string{}
 	}
 	if err := model.ValidateLabels("labels", d.Labels); err != nil {
-		return model.Device{}, err
+		errs = append(errs, err)
 	}
 	switch d.Transport {
 	case "":
 		d.Transport = model.TransportMQTT
 	case model.TransportMQTT:
 	default:
-		return model.Device{}, model.Fieldf("transport", "must be %q (LoRaWAN devices are created under /api/v1/lorawan/devices)", model.TransportMQTT)
+		errs = append(errs, model.Fieldf("transport", "must be %q (LoRaWAN devices are created under /api/v1/lorawan/devices)", model.TransportMQTT))
+	}
+	return errs
+}
+
+func (s *service) CreateDevice(ctx context.Context, t model.Tenant, d model.Device) (model.Device, error) {
+	if errs := checkNewDevice(&d); len(errs) > 0 {
+		return model.Device{}, errs[0]
 	}
 	d.TenantID = t.ID
 	out, err := s.store.CreateDevice(ctx, d)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/otaplane/ota/api/app"
 	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -254,9 +255,13 @@ func (s *Server) serveImage(c *gin.Context, tenantID, id string) {
 }
 
 type createCampaignRequest struct {
-	Name       string   `json:"name"`
-	FirmwareID string   `json:"firmware_id"`
-	DeviceIDs  []string `json:"device_ids"`
+	Name       string                 `json:"name"`
+	FirmwareID string                 `json:"firmware_id"`
+	DeviceIDs  []string               `json:"device_ids"`
+	GroupID    string                 `json:"group_id"`
+	Selector   string                 `json:"selector"`
+	Continuous bool                   `json:"continuous"`
+	Rollout    otaflow.CampaignPolicy `json:"rollout"`
 }
 
 func (s *Server) createCampaign(c *gin.Context) {
@@ -265,7 +270,8 @@ func (s *Server) createCampaign(c *gin.Context) {
 		return
 	}
 	camp, err := s.svc.CreateCampaign(c.Request.Context(), mustTenant(c), app.NewCampaign{Name: req.Name,
-		FirmwareID: req.FirmwareID, DeviceIDs: req.DeviceIDs})
+		FirmwareID: req.FirmwareID, DeviceIDs: req.DeviceIDs, GroupID: req.GroupID, Selector: req.Selector,
+		Continuous: req.Continuous, Rollout: req.Rollout})
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -308,6 +314,36 @@ func (s *Server) executeCampaign(c *gin.Context) {
 	c.JSON(http.StatusOK, res)
 }
 
+type controlRequest struct {
+	Reason string `json:"reason"`
+}
+
+// controlCampaign answers pause, resume, cancel and approve with the resulting state.
+func (s *Server) controlCampaign(action otaflow.ControlAction) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req controlRequest
+		if c.Request.ContentLength != 0 && !s.bindJSON(c, &req) {
+			return
+		}
+		st, err := s.svc.ControlCampaign(c.Request.Context(), mustTenant(c), c.Param("id"),
+			otaflow.CampaignControl{Action: action, Reason: req.Reason})
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, st)
+	}
+}
+
+func (s *Server) dryRunCampaign(c *gin.Context) {
+	res, err := s.svc.DryRunCampaign(c.Request.Context(), mustTenant(c), c.Param("id"))
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
 func (s *Server) campaignStatus(c *gin.Context) {
 	st, err := s.svc.CampaignStatus(c.Request.Context(), mustTenant(c), c.Param("id"))
 	if err != nil {
@@ -342,4 +378,3 @@ func (s *Server) campaignDevices(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after_seq": next})
 }
-

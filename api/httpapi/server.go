@@ -22,12 +22,14 @@ import (
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
 )
 
 // Server holds the handlers' dependencies.
 type Server struct {
 	svc     app.Service
+	fleet   app.FleetService
 	cfg     *config.Config
 	links   *firmwarelink.Signer
 	log     *zap.Logger
@@ -36,9 +38,9 @@ type Server struct {
 }
 
 // New builds the router.
-func New(svc app.Service, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
+func New(svc app.Service, fleet app.FleetService, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: svc, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
+	s := &Server{svc: svc, fleet: fleet, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -72,8 +74,14 @@ func New(svc app.Service, cfg *config.Config, reg prometheus.Registerer, log *za
 	t.GET("/ota/campaigns", s.listCampaigns)
 	t.GET("/ota/campaigns/:id", s.getCampaign)
 	t.POST("/ota/campaigns/:id/execute", s.executeCampaign)
+	t.POST("/ota/campaigns/:id/pause", s.controlCampaign(otaflow.ControlPause))
+	t.POST("/ota/campaigns/:id/resume", s.controlCampaign(otaflow.ControlResume))
+	t.POST("/ota/campaigns/:id/cancel", s.controlCampaign(otaflow.ControlCancel))
+	t.POST("/ota/campaigns/:id/approve", s.controlCampaign(otaflow.ControlApprove))
+	t.POST("/ota/campaigns/:id/dry-run", s.dryRunCampaign)
 	t.GET("/ota/campaigns/:id/status", s.campaignStatus)
 	t.GET("/ota/campaigns/:id/devices", s.campaignDevices)
+	s.registerFleetRoutes(t)
 	return r
 }
 

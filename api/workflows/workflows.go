@@ -150,6 +150,32 @@ func (c *Cadence) QueryDeviceRun(ctx context.Context, domain, deviceID string) (
 	return st, nil
 }
 
+// SignalCampaign implements app.Workflows.
+func (c *Cadence) SignalCampaign(ctx context.Context, domain, campaignID string, ctl otaflow.CampaignControl) error {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	err := c.client(domain).SignalWorkflow(ctx, otaflow.CampaignWorkflowID(campaignID), "", otaflow.SignalCampaignControl, ctl)
+	if err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// QueryCampaign implements app.Workflows.
+func (c *Cadence) QueryCampaign(ctx context.Context, domain, campaignID string) (otaflow.CampaignRunState, error) {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	v, err := c.client(domain).QueryWorkflow(ctx, otaflow.CampaignWorkflowID(campaignID), "", otaflow.QueryState)
+	if err != nil {
+		return otaflow.CampaignRunState{}, classify(err)
+	}
+	var st otaflow.CampaignRunState
+	if err := v.Get(&st); err != nil {
+		return otaflow.CampaignRunState{}, fmt.Errorf("decode campaign state: %w", err)
+	}
+	return st, nil
+}
+
 // classify maps Cadence errors onto the app's: a missing execution is a 404; anything
 // that is not a definite answer from Cadence means it is unreachable or overloaded.
 func classify(err error) error {
@@ -157,7 +183,7 @@ func classify(err error) error {
 	var badReq *shared.BadRequestError
 	switch {
 	case errors.As(err, &notExists):
-		return fmt.Errorf("no update has run on this device: %w", store.ErrNotFound)
+		return fmt.Errorf("no such workflow run: %w", store.ErrNotFound)
 	case errors.As(err, &badReq):
 		return fmt.Errorf("cadence rejected the request: %w", err)
 	default:

@@ -101,6 +101,8 @@ type OTA struct {
 	CommandTTL        time.Duration `mapstructure:"command_ttl"`
 	ReadyRetryWindow  time.Duration `mapstructure:"ready_retry_window"`
 	CampaignInFlight  int           `mapstructure:"campaign_in_flight"`
+	// ContinuousRefresh is how often a continuous campaign looks for new devices.
+	ContinuousRefresh time.Duration `mapstructure:"continuous_refresh"`
 }
 
 type Worker struct {
@@ -158,6 +160,7 @@ func setDefaults(v *viper.Viper) {
 		"ota.command_ttl":         "24h",
 		"ota.ready_retry_window":  "2m",
 		"ota.campaign_in_flight":  200,
+		"ota.continuous_refresh":  "1m",
 
 		"worker.tenant_refresh_interval":   "5s",
 		"worker.decision_pollers":          8,
@@ -285,6 +288,7 @@ func (c *Config) validateOTA() error {
 		{"ota.rollback_timeout", o.RollbackTimeout},
 		{"ota.command_ttl", o.CommandTTL},
 		{"ota.ready_retry_window", o.ReadyRetryWindow},
+		{"ota.continuous_refresh", o.ContinuousRefresh},
 	} {
 		if kd.d <= 0 {
 			return keyErr(kd.key, "must be a positive duration")

@@ -42,6 +42,8 @@ type Heartbeat struct {
 
 // Store is everything the control plane persists.
 type Store interface {
+	FleetStore
+
 	Ping(ctx context.Context) error
 
 	// CreateTenant stores the tenant and its first key; beforeCommit runs inside the
@@ -52,6 +54,8 @@ type Store interface {
 
 	CreateDevice(ctx context.Context, d model.Device) (model.Device, error)
 	GetDevice(ctx context.Context, tenantID, deviceID string) (model.Device, error)
+	// DevicesByID returns the tenant's devices among ids (unknown ids are left out).
+	DevicesByID(ctx context.Context, tenantID string, ids []string) ([]model.Device, error)
 	ListDevices(ctx context.Context, tenantID string, p Page) ([]model.Device, error)
 	ApplyHeartbeats(ctx context.Context, hbs []Heartbeat) error
 	DeviceHistory(ctx context.Context, tenantID, deviceID string, limit int) ([]model.FirmwareHistory, error)
@@ -69,6 +73,8 @@ type Store interface {
 	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error
 	CampaignStatus(ctx context.Context, tenantID, campaignID string) (model.CampaignStatus, error)
 	ListCampaignDevices(ctx context.Context, tenantID, campaignID string, afterSeq, limit int) ([]model.CampaignDevice, error)
+	// CampaignDeviceIDs lists every device of the campaign in dispatch order.
+	CampaignDeviceIDs(ctx context.Context, tenantID, campaignID string) ([]string, error)
 	CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error)
 	MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error
 	ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error)

@@ -73,13 +73,22 @@ func (s *CampaignSuite) SetupTest() {
 			return page, nil
 		}).Maybe()
 	s.env.OnActivity(otaflow.ActivitySetCampaignState, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, r otaflow.SetCampaignStateRequest) error { s.states = append(s.states, r.State); return nil }).Maybe()
+		func(_ context.Context, r otaflow.SetCampaignStateRequest) error {
+			s.states = append(s.states, r.State)
+			return nil
+		}).Maybe()
 	s.env.OnActivity(otaflow.ActivityMarkCampaignDevices, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, r otaflow.MarkCampaignDevicesRequest) error { s.marked = append(s.marked, r); return nil }).Maybe()
+		func(_ context.Context, r otaflow.MarkCampaignDevicesRequest) error {
+			s.marked = append(s.marked, r)
+			return nil
+		}).Maybe()
 	s.env.OnActivity(otaflow.ActivityAssignWave, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, r otaflow.AssignWaveRequest) error { s.waves = append(s.waves, r); return nil }).Maybe()
 	s.env.OnActivity(otaflow.ActivityRetryDevice, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, r otaflow.RetryDeviceRequest) error { s.retried = append(s.retried, r.DeviceID); return nil }).Maybe()
+		func(_ context.Context, r otaflow.RetryDeviceRequest) error {
+			s.retried = append(s.retried, r.DeviceID)
+			return nil
+		}).Maybe()
 	s.env.SetOnChildWorkflowStartedListener(func(*workflow.Info, workflow.Context, encoded.Values) {
 		s.inFlight++
 		s.peak = max(s.peak, s.inFlight)

@@ -62,32 +62,7 @@ func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDevi
 	if err != nil {
 		return otaflow.ReadyCheck{}, err
 	}
-	return evaluateReadiness(d, in.Firmware, in.Policy, a.Now()), nil
-}
-
-// evaluateReadiness is the pure decision behind check_device_ready. Offline and low
-// battery may pass with time: the workflow checks again until its ready window ends.
-func evaluateReadiness(d model.Device, fw otaflow.FirmwareRef, p otaflow.UpdatePolicy, now time.Time) otaflow.ReadyCheck {
-	current := d.FirmwareVersion
-	if d.ReportedVersion != "" {
-		current = d.ReportedVersion // the device's own word beats our record
-	}
-	check := otaflow.ReadyCheck{CurrentVersion: current}
-	switch {
-	case d.HardwareModel != fw.HardwareModel:
-		check.Reason = otaflow.ReasonHardwareMismatch
-	case current == fw.Version:
-		check.AlreadyOnTarget = true
-	case !p.AllowDowngrade && model.CompareVersions(fw.Version, current) < 0:
-		check.Reason = otaflow.ReasonDowngrade
-	case d.LastSeenAt == nil || now.Sub(*d.LastSeenAt) > p.HeartbeatMaxAge:
-		check.Reason = otaflow.ReasonOffline
-	case d.BatteryPercent != nil && *d.BatteryPercent >= 0 && *d.BatteryPercent < p.MinBatteryPercent:
-		check.Reason = otaflow.ReasonLowBattery
-	default:
-		check.Ready = true
-	}
-	return check
+	return otaflow.EvaluateReadiness(d, in.Firmware, in.Policy, a.Now()), nil
 }
 
 // SendMQTTCommand is send_mqtt_command: one command, QoS 1, on the device's command topic.

@@ -5,10 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/cadence/worker"
-	"go.uber.org/cadence/workflow"
 	"go.uber.org/zap/zaptest"
-
-	"github.com/otaplane/ota/pkg/otaflow"
 )
 
 // TestReplayRecordedHistory replays a history recorded on a real Cadence server (see
@@ -16,6 +13,7 @@ import (
 // makes this fail before it can break runs in flight.
 func TestReplayRecordedHistory(t *testing.T) {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(NewFlow(&Activities{}).Run, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
+	// Activities are registered too: their names label the local-activity markers.
+	Register(r, &Activities{})
 	require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(zaptest.NewLogger(t), "testdata/update_device_history.json"))
 }

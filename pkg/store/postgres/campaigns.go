@@ -247,6 +247,18 @@ func (s *Store) ListCampaignDevices(ctx context.Context, tenantID, campaignID st
 	return out, nil
 }
 
+// CampaignDeviceIDs implements store.Store.
+func (s *Store) CampaignDeviceIDs(ctx context.Context, tenantID, campaignID string) ([]string, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var ids []string
+	if err := s.conn(ctx).Raw(`SELECT device_id FROM campaign_devices WHERE tenant_id = ? AND campaign_id = ? ORDER BY seq`,
+		tenantID, campaignID).Pluck("device_id", &ids).Error; err != nil {
+		return nil, fmt.Errorf("campaign %s device ids: %w", campaignID, classify(err))
+	}
+	return ids, nil
+}
+
 // CampaignDispatchPage implements store.Store.
 func (s *Store) CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error) {
 	ctx, cancel := s.timeout(ctx)

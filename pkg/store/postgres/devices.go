@@ -78,6 +78,26 @@ func (s *Store) GetDevice(ctx context.Context, tenantID, deviceID string) (model
 	return rows[0].model()
 }
 
+// DevicesByID implements store.Store.
+func (s *Store) DevicesByID(ctx context.Context, tenantID string, ids []string) ([]model.Device, error) {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	var rows []deviceRow
+	if err := s.conn(ctx).Raw(`SELECT `+deviceColumns+` FROM devices WHERE tenant_id = ? AND id = ANY(?::text[])`,
+		tenantID, textArray(ids)).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("devices by id: %w", classify(err))
+	}
+	out := make([]model.Device, 0, len(rows))
+	for _, r := range rows {
+		d, err := r.model()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
 // ListDevices implements store.Store.
 func (s *Store) ListDevices(ctx context.Context, tenantID string, p store.Page) ([]model.Device, error) {
 	ctx, cancel := s.timeout(ctx)

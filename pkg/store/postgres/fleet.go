@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -41,42 +40,6 @@ func (r groupRow) selector() (model.Selector, error) {
 
 const groupColumns = `id, tenant_id, name, kind, selector, created_at`
 
-// selectorSQL renders sel as conditions on devices.labels with every value bound. Equality
-// terms use @>, which the jsonb_path_ops index serves. Existence uses ->, not the ?
-// operator, which GORM would read as a placeholder; that index cannot serve either.
-func selectorSQL(sel model.Selector) (string, []any, error) {
-	terms := sel.Terms()
-	if len(terms) == 0 {
-		return "TRUE", nil, nil
-	}
-	conds := make([]string, 0, len(terms))
-	args := make([]any, 0, len(terms))
-	for _, t := range terms {
-		switch t.Op {
-		case model.OpEquals, model.OpNotEquals:
-			doc, err := json.Marshal(map[string]string{t.Key: t.Value})
-			if err != nil {
-				return "", nil, fmt.Errorf("selector term %s: %w", t, err)
-			}
-			cond := "(labels @> ?::jsonb)"
-			if t.Op == model.OpNotEquals {
-				cond = "NOT " + cond
-			}
-			conds = append(conds, cond)
-			args = append(args, string(doc))
-		case model.OpExists:
-			conds = append(conds, "((labels -> ?::text) IS NOT NULL)")
-			args = append(args, t.Key)
-		case model.OpNotExists:
-			conds = append(conds, "((labels -> ?::text) IS NULL)")
-			args = append(args, t.Key)
-		default:
-			return "", nil, fmt.Errorf("selector term %s: unknown operator", t)
-		}
-	}
-	return strings.Join(conds, " AND "), args, nil
-}
-
 // lookupGroup reads one group without its member count.
 func lookupGroup(db *gorm.DB, tenantID, groupID string) (groupRow, error) {
 	var rows []groupRow
@@ -104,11 +67,11 @@ func countMembers(db *gorm.DB, g groupRow) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	cond, args, err := selectorSQL(sel)
+	cond, args, err := selectorCondition("d", sel)
 	if err != nil {
 		return 0, err
 	}
-	if err := db.Raw(`SELECT count(*) AS n FROM devices WHERE tenant_id = ? AND `+cond,
+	if err := db.Raw(`SELECT count(*) AS n FROM devices d WHERE d.tenant_id = ? AND `+cond,
 		append([]any{g.TenantID}, args...)...).Pluck("n", &n).Error; err != nil {
 		return 0, classify(err)
 	}
@@ -296,13 +259,13 @@ func (s *Store) ListGroupMembers(ctx context.Context, tenantID, groupID string, 
 		if sel, err = g.selector(); err != nil {
 			return nil, fmt.Errorf("list members of group %s: %w", groupID, err)
 		}
-		cond, args, serr := selectorSQL(sel)
+		cond, args, serr := selectorCondition("d", sel)
 		if serr != nil {
 			return nil, fmt.Errorf("list members of group %s: %w", groupID, serr)
 		}
 		args = append([]any{tenantID, p.After}, args...)
-		err = db.Raw(`SELECT `+deviceColumns+` FROM devices WHERE tenant_id = ? AND id > ? AND `+cond+`
-			ORDER BY id LIMIT ?`, append(args, p.Limit)...).Scan(&rows).Error
+		err = db.Raw(`SELECT `+deviceColumns+` FROM devices d WHERE d.tenant_id = ? AND d.id > ? AND `+cond+`
+			ORDER BY d.id LIMIT ?`, append(args, p.Limit)...).Scan(&rows).Error
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list members of group %s: %w", groupID, classify(err))
@@ -358,12 +321,12 @@ func (s *Store) ResolveSelector(ctx context.Context, tenantID string, sel model.
 }
 
 func resolveSelector(db *gorm.DB, tenantID string, sel model.Selector) ([]string, error) {
-	cond, args, err := selectorSQL(sel)
+	cond, args, err := selectorCondition("d", sel)
 	if err != nil {
 		return nil, err
 	}
 	var ids []string
-	if err := db.Raw(`SELECT id FROM devices WHERE tenant_id = ? AND `+cond+` ORDER BY id`,
+	if err := db.Raw(`SELECT d.id FROM devices d WHERE d.tenant_id = ? AND `+cond+` ORDER BY d.id`,
 		append([]any{tenantID}, args...)...).Pluck("id", &ids).Error; err != nil {
 		return nil, classify(err)
 	}

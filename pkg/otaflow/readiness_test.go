@@ -1,4 +1,4 @@
-package otaupdate
+package otaflow_test
 
 import (
 	"testing"
@@ -47,7 +47,7 @@ func TestEvaluateReadiness(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := policy
 			p.AllowDowngrade = tt.downgrade
-			assert.Equal(t, tt.want, evaluateReadiness(tt.device, fw, p, now))
+			assert.Equal(t, tt.want, otaflow.EvaluateReadiness(tt.device, fw, p, now))
 		})
 	}
 }

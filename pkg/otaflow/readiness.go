@@ -1,0 +1,32 @@
+package otaflow
+
+import (
+	"time"
+
+	"github.com/otaplane/ota/pkg/model"
+)
+
+// EvaluateReadiness is the pure decision behind check_device_ready (and a dry run). Offline and low
+// battery may pass with time: the workflow checks again until its ready window ends.
+func EvaluateReadiness(d model.Device, fw FirmwareRef, p UpdatePolicy, now time.Time) ReadyCheck {
+	current := d.FirmwareVersion
+	if d.ReportedVersion != "" {
+		current = d.ReportedVersion // the device's own word beats our record
+	}
+	check := ReadyCheck{CurrentVersion: current}
+	switch {
+	case d.HardwareModel != fw.HardwareModel:
+		check.Reason = ReasonHardwareMismatch
+	case current == fw.Version:
+		check.AlreadyOnTarget = true
+	case !p.AllowDowngrade && model.CompareVersions(fw.Version, current) < 0:
+		check.Reason = ReasonDowngrade
+	case d.LastSeenAt == nil || now.Sub(*d.LastSeenAt) > p.HeartbeatMaxAge:
+		check.Reason = ReasonOffline
+	case d.BatteryPercent != nil && *d.BatteryPercent >= 0 && *d.BatteryPercent < p.MinBatteryPercent:
+		check.Reason = ReasonLowBattery
+	default:
+		check.Ready = true
+	}
+	return check
+}
