@@ -2,13 +2,19 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/store"
+	"github.com/otaplane/ota/pkg/store/postgres"
 )
 
 // postRaw sends a body with its own content type (imports take CSV).
@@ -257,4 +263,95 @@ func TestImportExistingDeviceNamesTheRow(t *testing.T) {
 				"nothing was written")
 		})
 	}
+}
+
+func TestBulkLabelOverTheLabelLimitChangesNothing(t *testing.T) {
+	tn := newTenant(t)
+	full := map[string]string{}
+	for i := range model.MaxLabels {
+		full[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
+		"id": "full-001", "hardware_model": "board-m", "firmware_version": "1.0.0", "labels": full})
+	tn.createDevices(specs("room", 1, "board-m", "1.0.0"))
+
+	r := tn.do(http.MethodPost, "/api/v1/devices/bulk/labels", map[string]any{
+		"device_ids": []string{"room-001", "full-001"}, "set": map[string]string{"one-more": "x"}})
+	requireField(t, r, "set")
+	assert.Contains(t, r.Body["error"].(map[string]any)["message"], "full-001")
+	assert.NotContains(t, tn.labels("room-001"), "one-more", "the device with room was not changed either")
+
+	// Replacing a label keeps the count.
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/devices/bulk/labels", map[string]any{
+		"device_ids": []string{"full-001"}, "set": map[string]string{"one-more": "x"}, "remove": []string{"k00"}})
+	assert.Len(t, tn.labels("full-001"), model.MaxLabels)
+}
+
+// TestGroupStoreResolves covers what campaigns use and HTTP does not expose.
+func TestGroupStoreResolves(t *testing.T) {
+	tn := newTenant(t)
+	other := newTenant(t)
+	st, err := postgres.Open(cfg.Database)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+
+	devs := []model.Device{
+		{ID: "res-003", HardwareModel: "m", FirmwareVersion: "1.0.0", Transport: model.TransportMQTT,
+			Labels: map[string]string{"region": "eu"}},
+		{ID: "res-001", HardwareModel: "m", FirmwareVersion: "1.0.0", Transport: model.TransportMQTT,
+			Labels: map[string]string{"region": "eu", "canary": ""}},
+		{ID: "res-002", HardwareModel: "m", FirmwareVersion: "1.0.0", Transport: model.TransportMQTT,
+			Labels: map[string]string{"region": "us"}},
+	}
+	require.NoError(t, st.ImportDevices(ctx, tn.ID, devs))
+	require.NoError(t, st.ImportDevices(ctx, other.ID, devs[:1]), "ids are per tenant")
+
+	err = st.ImportDevices(ctx, tn.ID, []model.Device{
+		{ID: "res-004", HardwareModel: "m", FirmwareVersion: "1.0.0", Transport: model.TransportMQTT},
+		{ID: "res-002", HardwareModel: "m", FirmwareVersion: "1.0.0", Transport: model.TransportMQTT},
+	})
+	var rowErrs *store.RowErrors
+	require.Truef(t, errors.As(err, &rowErrs), "want *store.RowErrors, got %v", err)
+	assert.Equal(t, []store.RowError{{Row: 2, Field: "id", Message: `device "res-002" already exists`}}, rowErrs.Rows)
+	_, err = st.GetDevice(ctx, tn.ID, "res-004")
+	assert.ErrorIs(t, err, store.ErrNotFound, "nothing of the batch was written")
+
+	tests := []struct {
+		selector string
+		want     []string
+	}{
+		{"region=eu", []string{"res-001", "res-003"}},
+		{"region!=eu", []string{"res-002"}},
+		{"canary", []string{"res-001"}},
+		{"!canary,region=eu", []string{"res-003"}},
+		{"region=mars", []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.selector, func(t *testing.T) {
+			sel, err := model.ParseSelector("selector", tt.selector)
+			require.NoError(t, err)
+			ids, err := st.ResolveSelector(ctx, tn.ID, sel)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, ids)
+		})
+	}
+
+	static := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/groups",
+		map[string]any{"name": "s", "kind": "static", "device_ids": []string{"res-003", "res-002"}})
+	ids, err := st.ResolveGroup(ctx, tn.ID, static["id"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"res-002", "res-003"}, ids)
+	dynamic := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/groups",
+		map[string]any{"name": "d", "kind": "dynamic", "selector": "region=eu"})
+	ids, err = st.ResolveGroup(ctx, tn.ID, dynamic["id"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"res-001", "res-003"}, ids)
+
+	_, err = st.ResolveGroup(ctx, other.ID, static["id"].(string))
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.ErrorIs(t, st.AddGroupMembers(ctx, other.ID, static["id"].(string), []string{"res-003"}), store.ErrNotFound)
+	var missing *store.MissingDevicesError
+	require.ErrorAs(t, st.AddGroupMembers(ctx, tn.ID, static["id"].(string), []string{"res-001", "nope"}), &missing)
+	assert.Equal(t, []string{"nope"}, missing.IDs)
 }

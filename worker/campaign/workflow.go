@@ -147,8 +147,14 @@ func (r *run) start(ctx workflow.Context) error {
 		}
 		r.p.Waves[i].Size = r.waveEnd(i) - r.waveStart(i)
 	}
-	if err := r.assignWave(ctx, 0); err != nil {
-		return err
+	// Every device knows its wave from the start, so per-wave status counts are right
+	// even for waves an abort or cancel never reaches.
+	for i := range r.p.Bounds {
+		if r.waveEnd(i) > r.waveStart(i) {
+			if err := r.assignWave(ctx, i); err != nil {
+				return err
+			}
+		}
 	}
 	return r.setState(ctx, model.CampaignRunning, "")
 }
@@ -231,9 +237,6 @@ func (r *run) advanceWaves(ctx workflow.Context) (bool, error) {
 		}
 		r.approved = false
 		r.p.Wave++
-		if err := r.assignWave(ctx, r.p.Wave); err != nil {
-			return false, err
-		}
 		if r.p.State == model.CampaignWaitingApproval {
 			if err := r.setState(ctx, r.runningState(), ""); err != nil {
 				return false, err

@@ -147,7 +147,7 @@ func (s *CampaignSuite) TestWavesAdvanceWhenGatePasses() {
 	s.Require().Len(st.Waves, 3)
 	s.Equal([]int{2, 8, 10}, []int{st.Waves[0].Size, st.Waves[1].Size, st.Waves[2].Size})
 	s.Equal(2, st.Waves[0].Succeeded)
-	s.Equal([]otaflow.AssignWaveRequest{
+	s.ElementsMatch([]otaflow.AssignWaveRequest{
 		{TenantID: "t", CampaignID: "c", Wave: 0, FromSeq: 1, ToSeq: 2},
 		{TenantID: "t", CampaignID: "c", Wave: 1, FromSeq: 3, ToSeq: 10},
 		{TenantID: "t", CampaignID: "c", Wave: 2, FromSeq: 11, ToSeq: 20},
