@@ -21,7 +21,6 @@ import (
 	"github.com/otaplane/ota/api/gateway"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/simulator/devicesim"
-	workerapp "github.com/otaplane/ota/worker/app"
 )
 
 const adminKey = "integration-admin-key-0123456789"
@@ -29,6 +28,7 @@ const adminKey = "integration-admin-key-0123456789"
 var (
 	apiURL string
 	cfg    *config.Config
+	worker *workerProcess
 )
 
 // TestMain starts one API and one worker against a fresh database; each test makes its
@@ -65,6 +65,8 @@ func run(m *testing.M) (int, error) {
 	cfg.HTTP.PublicURL = "http://" + cfg.HTTP.Listen
 	cfg.Auth.AdminKey = adminKey
 	cfg.MQTT.ClientID = fmt.Sprintf("ota-it-worker-%d", os.Getpid())
+	// Another deployment on this broker (make run, a benchmark) must not take our messages.
+	cfg.MQTT.SharedGroup = fmt.Sprintf("ota-it-%d", os.Getpid())
 	cfg.Worker.MetricsListen = "127.0.0.1:0"
 	if err := cfg.ValidateAPI(); err != nil {
 		return 0, err
@@ -88,19 +90,31 @@ func run(m *testing.M) (int, error) {
 	case <-time.After(90 * time.Second):
 		return 0, fmt.Errorf("api did not start")
 	}
-	workerErr := make(chan error, 1)
-	go func() { workerErr <- workerapp.Run(ctx, cfg, log.Named("worker")) }()
+	// The worker runs as its own process, as in production, so tests can kill it.
+	tmp, err := os.MkdirTemp("", "ota-it-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	if worker, err = startWorker(tmp, dbName); err != nil {
+		return 0, err
+	}
 
 	code := m.Run()
+	worker.stop()
 	cancel()
-	for _, c := range []chan error{apiErr, workerErr} {
-		select {
-		case err := <-c:
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "shutdown:", err)
-			}
-		case <-time.After(60 * time.Second):
-			fmt.Fprintln(os.Stderr, "shutdown timed out")
+	select {
+	case err := <-apiErr:
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "shutdown:", err)
+		}
+	case <-time.After(60 * time.Second):
+		fmt.Fprintln(os.Stderr, "shutdown timed out")
+	}
+	if code != 0 {
+		if logs, err := os.ReadFile(worker.logPath); err == nil && len(logs) > 0 {
+			tail := logs[max(0, len(logs)-8000):]
+			fmt.Fprintf(os.Stderr, "--- worker log (tail) ---\n%s\n", tail)
 		}
 	}
 	return code, nil
@@ -224,9 +238,14 @@ func (tn tenant) createDevices(specs []devicesim.DeviceSpec) {
 // has seen a heartbeat from each one.
 func (tn tenant) startFleet(specs []devicesim.DeviceSpec) *devicesim.Fleet {
 	tn.t.Helper()
+	return tn.startFleetWith(specs, 200*time.Millisecond)
+}
+
+func (tn tenant) startFleetWith(specs []devicesim.DeviceSpec, stepDelay time.Duration) *devicesim.Fleet {
+	tn.t.Helper()
 	f, err := devicesim.NewFleet(devicesim.Config{
 		BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID, HeartbeatInterval: 2 * time.Second,
-		StepDelay: 200 * time.Millisecond, ProgressReports: true,
+		StepDelay: stepDelay, ProgressReports: true,
 	}, specs)
 	require.NoError(tn.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

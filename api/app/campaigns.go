@@ -188,7 +188,7 @@ func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id string
 	}
 	in := otaflow.CampaignInput{TenantID: t.ID, CampaignID: c.ID, Firmware: firmwareRef(fw), Policy: s.policy(false),
 		Rollout: rollout, MaxInFlight: rollout.MaxInFlight, ResolveTargets: c.Target != model.TargetDevices,
-		ContinuousRefresh: s.cfg.OTA.ContinuousRefresh}
+		ContinuousRefresh: s.cfg.OTA.ContinuousRefresh, ChildrenPerRun: s.cfg.OTA.CampaignChildrenPerRun}
 	if in.MaxInFlight == 0 {
 		in.MaxInFlight = s.cfg.OTA.CampaignInFlight
 	}

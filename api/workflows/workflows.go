@@ -79,7 +79,7 @@ func (c *Cadence) StartDeviceUpdate(ctx context.Context, domain string, in otafl
 		ID:                              wfID,
 		TaskList:                        c.cfg.TaskList,
 		ExecutionStartToCloseTimeout:    in.Policy.RunTimeout(),
-		DecisionTaskStartToCloseTimeout: time.Minute,
+		DecisionTaskStartToCloseTimeout: 20 * time.Second,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
 		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
 	}, otaflow.UpdateDeviceWorkflow, in)
@@ -122,7 +122,7 @@ func (c *Cadence) StartCampaign(ctx context.Context, domain string, in otaflow.C
 		TaskList: c.cfg.TaskList,
 		// Campaigns may wait on maintenance windows and approvals: a generous bound.
 		ExecutionStartToCloseTimeout:    365 * 24 * time.Hour,
-		DecisionTaskStartToCloseTimeout: time.Minute,
+		DecisionTaskStartToCloseTimeout: 20 * time.Second,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyRejectDuplicate,
 	}, otaflow.CampaignWorkflow, in)
 	var started *shared.WorkflowExecutionAlreadyStartedError

@@ -89,6 +89,12 @@ type MQTT struct {
 	Password       string        `mapstructure:"password"`
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`
 	PublishTimeout time.Duration `mapstructure:"publish_timeout"`
+	// SharedGroup names the workers' shared subscription; deployments sharing a broker
+	// must differ.
+	SharedGroup string `mapstructure:"shared_group"`
+	// PersistentSession keeps the worker's session (and its queued QoS 1 reports) on the
+	// broker while the worker restarts; it needs a stable client_id.
+	PersistentSession bool `mapstructure:"persistent_session"`
 }
 
 // OTA holds the per-device update policy the API puts into every workflow it starts.
@@ -103,6 +109,9 @@ type OTA struct {
 	CampaignInFlight  int           `mapstructure:"campaign_in_flight"`
 	// ContinuousRefresh is how often a continuous campaign looks for new devices.
 	ContinuousRefresh time.Duration `mapstructure:"continuous_refresh"`
+	// CampaignChildrenPerRun bounds a campaign execution's history: after this many
+	// device runs it continues as new.
+	CampaignChildrenPerRun int `mapstructure:"campaign_children_per_run"`
 }
 
 type Worker struct {
@@ -145,22 +154,25 @@ func setDefaults(v *viper.Viper) {
 		"firmware.url_signing_key": DevSigningKey,
 		"firmware.url_ttl":         "24h",
 
-		"mqtt.broker":          "tcp://127.0.0.1:1883",
-		"mqtt.client_id":       "",
-		"mqtt.username":        "",
-		"mqtt.password":        "",
-		"mqtt.connect_timeout": "10s",
-		"mqtt.publish_timeout": "10s",
+		"mqtt.broker":             "tcp://127.0.0.1:1883",
+		"mqtt.client_id":          "",
+		"mqtt.username":           "",
+		"mqtt.password":           "",
+		"mqtt.connect_timeout":    "10s",
+		"mqtt.publish_timeout":    "10s",
+		"mqtt.shared_group":       "ota-workers",
+		"mqtt.persistent_session": true,
 
-		"ota.heartbeat_max_age":   "2m",
-		"ota.min_battery_percent": 20,
-		"ota.step_timeout":        "10m",
-		"ota.update_timeout":      "2h",
-		"ota.rollback_timeout":    "10m",
-		"ota.command_ttl":         "24h",
-		"ota.ready_retry_window":  "2m",
-		"ota.campaign_in_flight":  200,
-		"ota.continuous_refresh":  "1m",
+		"ota.heartbeat_max_age":         "2m",
+		"ota.min_battery_percent":       20,
+		"ota.step_timeout":              "10m",
+		"ota.update_timeout":            "2h",
+		"ota.rollback_timeout":          "10m",
+		"ota.command_ttl":               "24h",
+		"ota.ready_retry_window":        "2m",
+		"ota.campaign_in_flight":        200,
+		"ota.continuous_refresh":        "1m",
+		"ota.campaign_children_per_run": 1000,
 
 		"worker.tenant_refresh_interval":   "5s",
 		"worker.decision_pollers":          8,
@@ -303,6 +315,9 @@ func (c *Config) validateOTA() error {
 	if o.CampaignInFlight < 1 {
 		return keyErr("ota.campaign_in_flight", "must be at least 1")
 	}
+	if o.CampaignChildrenPerRun < 1 || o.CampaignChildrenPerRun > 5000 {
+		return keyErr("ota.campaign_children_per_run", "must be between 1 and 5000 (Cadence history limits)")
+	}
 	return nil
 }
 
@@ -352,6 +367,9 @@ func (c *Config) ValidateWorker() error {
 	}
 	if c.MQTT.PublishTimeout <= 0 {
 		return keyErr("mqtt.publish_timeout", "must be a positive duration")
+	}
+	if c.MQTT.SharedGroup == "" || strings.ContainsAny(c.MQTT.SharedGroup, "/+#") {
+		return keyErr("mqtt.shared_group", "must be a non-empty name without '/', '+' or '#'")
 	}
 	if _, err := url.Parse(c.HTTP.PublicURL); err != nil || c.HTTP.PublicURL == "" {
 		return keyErr("http.public_url", "must be the API's public URL (firmware links point there)")

@@ -222,6 +222,9 @@ type CampaignInput struct {
 	ResolveTargets bool
 	// ContinuousRefresh is how often a continuous campaign looks for new devices.
 	ContinuousRefresh time.Duration
+	// ChildrenPerRun is how many device runs one execution starts before it drains and
+	// continues as new, bounding its history (0 = the default).
+	ChildrenPerRun int
 	// Progress is nil on the first run and carried across continue-as-new.
 	Progress *CampaignProgress
 }

@@ -16,9 +16,10 @@ const (
 	KindHeartbeat Kind = "heartbeat"
 )
 
-// SharedGroup is the shared-subscription group of the worker fleet: the broker hands each
-// message to one member, so N worker replicas split the device traffic.
-const SharedGroup = "ota-workers"
+// DefaultSharedGroup is the worker fleet's shared-subscription group: the broker hands
+// each message to one member, so N worker replicas split the device traffic. Two
+// deployments on one broker need different groups.
+const DefaultSharedGroup = "ota-workers"
 
 // Device returns {tenant}/devices/{device}/{kind}.
 func Device(tenantID, deviceID string, kind Kind) string {
@@ -40,8 +41,8 @@ func AllDevices(kind Kind) string { return "+/devices/+/" + string(kind) }
 // TenantDevices is a filter matching one kind for every device of one tenant.
 func TenantDevices(tenantID string, kind Kind) string { return tenantID + "/devices/+/" + string(kind) }
 
-// Shared wraps a filter in the worker fleet's shared subscription.
-func Shared(filter string) string { return "$share/" + SharedGroup + "/" + filter }
+// Shared wraps a filter in a shared subscription of group.
+func Shared(group, filter string) string { return "$share/" + group + "/" + filter }
 
 // Parse splits a device topic into its parts.
 func Parse(t string) (tenantID, deviceID string, kind Kind, err error) {

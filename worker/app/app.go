@@ -78,10 +78,10 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 	reports := devicefeed.NewReports(f, st, metrics, log, reportShards)
 	heartbeats := devicefeed.NewHeartbeats(st, metrics, log, cfg.Worker.HeartbeatFlushInterval)
-	if err := bus.Subscribe(topic.Shared(topic.AllDevices(topic.KindReports)), 1, reports.Handle); err != nil {
+	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, topic.AllDevices(topic.KindReports)), 1, reports.Handle); err != nil {
 		return err
 	}
-	if err := bus.Subscribe(topic.Shared(topic.AllDevices(topic.KindHeartbeat)), 0, heartbeats.Handle); err != nil {
+	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, topic.AllDevices(topic.KindHeartbeat)), 0, heartbeats.Handle); err != nil {
 		return err
 	}
 

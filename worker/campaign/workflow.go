@@ -20,9 +20,9 @@ import (
 const (
 	// pageSize is how many device ids one list activity returns.
 	pageSize = 500
-	// childrenPerRun bounds one execution's history (about 8 events per child); after that
-	// many children the run drains and continues as new.
-	childrenPerRun = 1000
+	// defaultChildrenPerRun bounds one execution's history (about 8 events per child);
+	// after that many children the run drains and continues as new.
+	defaultChildrenPerRun = 1000
 	// cancelGrace bounds the wait for canceled children to record their outcome.
 	cancelGrace = 10 * time.Minute
 	// decisionsPerRun bounds the history of a long-lived (continuous, paused, windowed)
@@ -159,6 +159,13 @@ func (r *run) start(ctx workflow.Context) error {
 	return r.setState(ctx, model.CampaignRunning, "")
 }
 
+func (r *run) childrenPerRun() int {
+	if r.in.ChildrenPerRun > 0 {
+		return r.in.ChildrenPerRun
+	}
+	return defaultChildrenPerRun
+}
+
 func (r *run) waveStart(i int) int {
 	if i == 0 {
 		return 0
@@ -195,7 +202,7 @@ func (r *run) loop(ctx workflow.Context) (otaflow.CampaignRunState, error) {
 				return r.finish(ctx, model.CampaignCompleted, "", false)
 			}
 		}
-		if (r.startedHere >= childrenPerRun || r.decisions >= decisionsPerRun) && r.inFlight == 0 &&
+		if (r.startedHere >= r.childrenPerRun() || r.decisions >= decisionsPerRun) && r.inFlight == 0 &&
 			len(r.retryQueue) == 0 && !r.aborted {
 			if err := r.flushRefused(ctx); err != nil {
 				return otaflow.CampaignRunState{}, err
@@ -280,7 +287,7 @@ func (r *run) dispatchReady(ctx workflow.Context) (time.Duration, error) {
 	if r.aborted || r.canceled || r.p.Paused || r.p.State == model.CampaignWaitingApproval {
 		return 0, nil
 	}
-	if r.startedHere >= childrenPerRun || r.decisions >= decisionsPerRun {
+	if r.startedHere >= r.childrenPerRun() || r.decisions >= decisionsPerRun {
 		return 0, nil // draining before continue-as-new
 	}
 	if w := r.in.Rollout.Window; w != nil {
@@ -445,7 +452,7 @@ func (r *run) dispatch(ref otaflow.CampaignDeviceRef, wave int) {
 	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
 		WorkflowID:                   otaflow.DeviceWorkflowID(ref.DeviceID),
 		ExecutionStartToCloseTimeout: policy.RunTimeout(),
-		TaskStartToCloseTimeout:      time.Minute,
+		TaskStartToCloseTimeout:      20 * time.Second,
 		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
 		// A campaign that ends for any reason asks its device runs to cancel cleanly.
 		ParentClosePolicy:   client.ParentClosePolicyRequestCancel,

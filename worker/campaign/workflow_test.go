@@ -361,12 +361,12 @@ func (s *CampaignSuite) TestContinuousCampaignPicksUpNewDevices() {
 }
 
 func (s *CampaignSuite) TestLargeCampaignContinuesAsNew() {
-	s.devices = childrenPerRun + 3*pageSize
+	s.devices = defaultChildrenPerRun + 3*pageSize
 	s.env.ExecuteWorkflow(otaflow.CampaignWorkflow, input(200, otaflow.CampaignPolicy{}))
 	s.True(s.env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	s.Require().True(errors.As(s.env.GetWorkflowError(), &can), "got %v", s.env.GetWorkflowError())
-	s.Len(s.started, childrenPerRun, "the first run drains exactly its share, then continues")
+	s.Len(s.started, defaultChildrenPerRun, "the first run drains exactly its share, then continues")
 	s.Equal([]model.CampaignState{model.CampaignRunning}, s.states, "not completed before the continuation")
 }
 

@@ -43,8 +43,9 @@ func NewHeartbeats(st HeartbeatStore, m *Metrics, log *zap.Logger, interval time
 	return h
 }
 
-// Handle is the MQTT handler.
-func (h *Heartbeats) Handle(t string, payload []byte) {
+// Handle is the MQTT handler. Heartbeats are QoS 0: nothing to acknowledge.
+func (h *Heartbeats) Handle(t string, payload []byte, ack func()) {
+	ack()
 	tenantID, deviceID, _, err := topic.Parse(t)
 	if err != nil {
 		h.metrics.Dropped.WithLabelValues("bad_topic").Inc()

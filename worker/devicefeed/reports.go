@@ -46,6 +46,7 @@ type Reports struct {
 type inbound struct {
 	topic   string
 	payload []byte
+	ack     func()
 }
 
 // NewReports starts shards goroutines.
@@ -60,11 +61,12 @@ func NewReports(s Signaler, st RunStore, m *Metrics, log *zap.Logger, shards int
 	return r
 }
 
-// Handle is the MQTT handler.
-func (r *Reports) Handle(t string, payload []byte) {
+// Handle is the MQTT handler. The message is acknowledged only once it was delivered
+// (or can never be), so a worker crash in between gets it redelivered.
+func (r *Reports) Handle(t string, payload []byte, ack func()) {
 	h := fnv.New32a()
 	h.Write([]byte(t))
-	r.shards[h.Sum32()%uint32(len(r.shards))] <- inbound{topic: t, payload: payload}
+	r.shards[h.Sum32()%uint32(len(r.shards))] <- inbound{topic: t, payload: payload, ack: ack}
 }
 
 // Close drains the shards.
@@ -79,6 +81,7 @@ func (r *Reports) loop(in <-chan inbound) {
 	defer r.wg.Done()
 	for m := range in {
 		r.process(m)
+		m.ack()
 	}
 }
 

@@ -15,8 +15,10 @@ import (
 	"github.com/otaplane/ota/pkg/config"
 )
 
-// Handler processes one message. It must not block for long: the client's router calls it.
-type Handler func(topic string, payload []byte)
+// Handler processes one message. It must not block for long: the client's router calls
+// it. It calls ack once the message is safely handled; with a persistent session an
+// unacknowledged QoS 1 message is delivered again after a crash and reconnect.
+type Handler func(topic string, payload []byte, ack func())
 
 type subscription struct {
 	filter  string
@@ -39,15 +41,18 @@ func Connect(cfg config.MQTT, log *zap.Logger) (*Bus, error) {
 	b := &Bus{log: log, timeout: cfg.PublishTimeout}
 	clientID := cfg.ClientID
 	if clientID == "" {
+		// Stable across restarts (a pod name under Kubernetes), so a persistent session
+		// picks up what the broker queued while the worker was down.
 		host, _ := os.Hostname()
-		clientID = fmt.Sprintf("ota-worker-%s-%d", host, os.Getpid())
+		clientID = "ota-worker-" + host
 	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(cfg.Broker).
 		SetClientID(clientID).
 		SetUsername(cfg.Username).
 		SetPassword(cfg.Password).
-		SetCleanSession(true).
+		SetCleanSession(!cfg.PersistentSession).
+		SetAutoAckDisabled(true).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
@@ -71,7 +76,8 @@ func Connect(cfg config.MQTT, log *zap.Logger) (*Bus, error) {
 	return b, nil
 }
 
-// resubscribe restores every subscription after a (re)connect: the session is clean.
+// resubscribe restores every subscription after a (re)connect (a clean session forgets
+// them; for a persistent one it is harmless).
 func (b *Bus) resubscribe(c mqtt.Client) {
 	b.mu.Lock()
 	subs := append([]subscription(nil), b.subs...)
@@ -84,7 +90,10 @@ func (b *Bus) resubscribe(c mqtt.Client) {
 }
 
 func (b *Bus) subscribe(s subscription) error {
-	tok := b.client.Subscribe(s.filter, s.qos, func(_ mqtt.Client, m mqtt.Message) { s.handler(m.Topic(), m.Payload()) })
+	tok := b.client.Subscribe(s.filter, s.qos, func(_ mqtt.Client, m mqtt.Message) {
+		var once sync.Once
+		s.handler(m.Topic(), m.Payload(), func() { once.Do(m.Ack) })
+	})
 	if !tok.WaitTimeout(b.timeout) {
 		return fmt.Errorf("mqtt: subscribe %s: no answer within %s", s.filter, b.timeout)
 	}

@@ -19,6 +19,8 @@ import (
 // expand a slice into one placeholder per element, which breaks past 65,535 devices.
 type textArray []string
 
+var arrayElemEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 func (a textArray) Value() (driver.Value, error) {
 	var sb strings.Builder
 	sb.WriteByte('{')
@@ -27,7 +29,7 @@ func (a textArray) Value() (driver.Value, error) {
 			sb.WriteByte(',')
 		}
 		sb.WriteByte('"')
-		sb.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s))
+		sb.WriteString(arrayElemEscaper.Replace(s))
 		sb.WriteByte('"')
 	}
 	sb.WriteByte('}')

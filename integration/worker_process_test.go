@@ -1,0 +1,84 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// workerProcess is the ota-worker binary running against the test database.
+type workerProcess struct {
+	bin     string
+	env     []string
+	logPath string
+	cmd     *exec.Cmd
+	log     *os.File
+}
+
+func startWorker(dir, dbName string) (*workerProcess, error) {
+	bin := filepath.Join(dir, "ota-worker")
+	build := exec.Command("go", "build", "-o", bin, "github.com/otaplane/ota/worker/cmd/ota-worker")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build worker: %w\n%s", err, out)
+	}
+	cfgPath, err := filepath.Abs("../configs/test.yaml")
+	if err != nil {
+		return nil, err
+	}
+	w := &workerProcess{bin: bin, logPath: filepath.Join(dir, "worker.log"), env: append(os.Environ(),
+		"OTA_CONFIG="+cfgPath,
+		"OTA_LOG_LEVEL=info",
+		"OTA_DATABASE_DSN="+cfg.Database.DSN,
+		"OTA_HTTP_PUBLIC_URL="+cfg.HTTP.PublicURL,
+		"OTA_FIRMWARE_URL_SIGNING_KEY="+cfg.Firmware.URLSigningKey,
+		// A stable client id and a persistent session: a restarted worker receives the
+		// reports the broker queued while it was down.
+		"OTA_MQTT_CLIENT_ID="+cfg.MQTT.ClientID,
+		"OTA_MQTT_SHARED_GROUP="+cfg.MQTT.SharedGroup,
+		"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0",
+		"OTA_WORKER_SHUTDOWN_TIMEOUT=10s",
+	)}
+	return w, w.start()
+}
+
+func (w *workerProcess) start() error {
+	f, err := os.OpenFile(w.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	w.log = f
+	w.cmd = exec.Command(w.bin)
+	w.cmd.Env = w.env
+	w.cmd.Stdout, w.cmd.Stderr = f, f
+	if err := w.cmd.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	return nil
+}
+
+// kill ends the worker the hard way: no graceful shutdown, in-flight work abandoned.
+func (w *workerProcess) kill() {
+	_ = w.cmd.Process.Kill()
+	_, _ = w.cmd.Process.Wait()
+	_ = w.log.Close()
+}
+
+// stop asks for a graceful shutdown (SIGTERM) and waits for it, bounded.
+func (w *workerProcess) stop() {
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _, _ = w.cmd.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = w.cmd.Process.Kill()
+		<-done
+	}
+	_ = w.log.Close()
+}
