@@ -21,6 +21,10 @@ build:
 	cd worker && $(GO) build -o ../$(BIN)/ota-worker ./cmd/ota-worker
 	cd simulator && $(GO) build -o ../$(BIN)/ota-devsim ./cmd/ota-devsim
 
+## bench: benchmark on the real stack → bench/results.md, bench/results.json (BENCH_FLAGS='-sizes 200' for a quick one)
+bench:
+	@scripts/bench.sh $(BENCH_FLAGS)
+
 ## devserver: the in-process Cadence development server (own module, first build ~3 min)
 devserver:
 	@scripts/cadence-devserver.sh build

@@ -41,19 +41,11 @@ func Migrate(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 // Run serves until ctx is canceled, then drains in-flight requests. ready, when not nil,
 // receives the bound address once the listener is up.
 func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- string) error {
-	st, err := postgres.Open(cfg.Database)
+	st, err := postgres.OpenReady(ctx, cfg.Database, cfg.Cadence.StartupTimeout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if cfg.Database.MigrateOnStart {
-		if err := retry(ctx, cfg.Cadence.StartupTimeout, func(c context.Context) error {
-			_, err := st.Migrate(c)
-			return err
-		}); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-	}
 	conn, err := cadenceclient.Dial(cfg.Cadence, "ota-api")
 	if err != nil {
 		return err
@@ -97,19 +89,4 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 	}
 	log.Info("api stopped")
 	return nil
-}
-
-func retry(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn(ctx)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }

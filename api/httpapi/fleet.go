@@ -63,11 +63,7 @@ func (s *Server) listGroups(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	next := ""
-	if len(gs) == limit {
-		next = gs[len(gs)-1].ID
-	}
-	c.JSON(http.StatusOK, gin.H{"groups": gs, "next_after": next})
+	listPage(c, "groups", gs, limit, func(x model.Group) string { return x.ID })
 }
 
 func (s *Server) getGroup(c *gin.Context) {
@@ -117,11 +113,7 @@ func (s *Server) listGroupMembers(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	next := ""
-	if len(ds) == limit {
-		next = ds[len(ds)-1].ID
-	}
-	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after": next})
+	listPage(c, "devices", ds, limit, func(x model.Device) string { return x.ID })
 }
 
 type bulkLabelsRequest struct {

@@ -93,11 +93,7 @@ func (s *Server) listDevices(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	next := ""
-	if len(ds) == limit {
-		next = ds[len(ds)-1].ID
-	}
-	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after": next})
+	listPage(c, "devices", ds, limit, func(x model.Device) string { return x.ID })
 }
 
 func (s *Server) getDevice(c *gin.Context) {
@@ -208,11 +204,7 @@ func (s *Server) listFirmware(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	next := ""
-	if len(fws) == limit {
-		next = fws[len(fws)-1].ID
-	}
-	c.JSON(http.StatusOK, gin.H{"firmware": fws, "next_after": next})
+	listPage(c, "firmware", fws, limit, func(x model.Firmware) string { return x.ID })
 }
 
 func (s *Server) getFirmware(c *gin.Context) {
@@ -289,11 +281,7 @@ func (s *Server) listCampaigns(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	next := ""
-	if len(cs) == limit {
-		next = cs[len(cs)-1].ID
-	}
-	c.JSON(http.StatusOK, gin.H{"campaigns": cs, "next_after": next})
+	listPage(c, "campaigns", cs, limit, func(x model.Campaign) string { return x.ID })
 }
 
 func (s *Server) getCampaign(c *gin.Context) {

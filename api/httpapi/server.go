@@ -180,6 +180,15 @@ func pageLimit(c *gin.Context) (int, bool) {
 	return n, true
 }
 
+// listPage answers one page of a list and the cursor of the next (empty on the last).
+func listPage[T any](c *gin.Context, key string, items []T, limit int, cursor func(T) string) {
+	next := ""
+	if len(items) == limit {
+		next = cursor(items[len(items)-1])
+	}
+	c.JSON(http.StatusOK, gin.H{key: items, "next_after": next})
+}
+
 func (s *Server) recoverer() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {

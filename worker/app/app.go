@@ -5,7 +5,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -33,19 +32,11 @@ const reportShards = 16
 // Run serves until ctx is canceled, then shuts down gracefully: stop taking device
 // messages, let in-flight tasks finish, flush, disconnect.
 func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	st, err := postgres.Open(cfg.Database)
+	st, err := postgres.OpenReady(ctx, cfg.Database, cfg.Cadence.StartupTimeout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if cfg.Database.MigrateOnStart {
-		if err := waitFor(ctx, cfg.Cadence.StartupTimeout, func(c context.Context) error {
-			_, err := st.Migrate(c)
-			return err
-		}); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-	}
 
 	conn, err := cadenceclient.Dial(cfg.Cadence, "ota-worker")
 	if err != nil {
@@ -112,20 +103,4 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	_ = metricsSrv.Shutdown(sctx)
 	log.Info("worker stopped")
 	return nil
-}
-
-// waitFor retries fn until it succeeds or timeout passes (dependencies may start after us).
-func waitFor(ctx context.Context, timeout time.Duration, fn func(context.Context) error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := fn(ctx)
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }

@@ -3,41 +3,19 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
-	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/gateway"
 	"github.com/otaplane/ota/pkg/config"
-	"github.com/otaplane/ota/pkg/logging"
+	"github.com/otaplane/ota/pkg/startup"
 )
 
 func main() {
-	configPath := flag.String("config", "", "YAML configuration file (default: $OTA_CONFIG, else built-in defaults)")
-	flag.Parse()
-	cfg, err := config.Load(*configPath)
-	if err == nil {
-		err = cfg.ValidateAPI()
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ota-api:", err)
-		os.Exit(2)
-	}
-	log, err := logging.New(cfg.Log, "ota-api")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ota-api:", err)
-		os.Exit(2)
-	}
-	if cfg.UsesDevSecrets() {
-		log.Warn("built-in development secrets in use; set OTA_AUTH_ADMIN_KEY and OTA_FIRMWARE_URL_SIGNING_KEY for production")
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	cfg, log := startup.Load("ota-api", (*config.Config).ValidateAPI)
+	ctx, stop := startup.SignalContext()
 	defer stop()
+	var err error
 	switch flag.Arg(0) {
 	case "migrate":
 		err = gateway.Migrate(ctx, cfg, log)
@@ -46,8 +24,5 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown command %q (want serve or migrate)", flag.Arg(0))
 	}
-	if err != nil {
-		log.Error("ota-api failed", zap.Error(err))
-		os.Exit(1)
-	}
+	startup.Exit(log, err)
 }

@@ -131,8 +131,8 @@ func sqliteSQL(databaseName string, attrs map[string]string) *config.SQL {
 		PluginName:        sqlite.PluginName,
 		DatabaseName:      databaseName,
 		ConnectAttributes: attrs,
-		// SQLite serialises writers anyway; one connection per database
-		// avoids SQLITE_BUSY between pools.
+		// SQLite allows one writer at a time; a single connection queues
+		// in database/sql instead of failing with SQLITE_BUSY.
 		MaxConns: 1,
 	}
 }

@@ -53,6 +53,35 @@ func Open(cfg config.Database) (*Store, error) {
 	return &Store{db: db, sqlDB: sqlDB, queryTimeout: cfg.QueryTimeout}, nil
 }
 
+// OpenReady opens the store and, when configured, applies migrations — retrying for up
+// to wait, since the database may start after us.
+func OpenReady(ctx context.Context, cfg config.Database, wait time.Duration) (*Store, error) {
+	st, err := Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.MigrateOnStart {
+		return st, nil
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		_, err := st.Migrate(ctx)
+		if err == nil {
+			return st, nil
+		}
+		if time.Now().After(deadline) {
+			st.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			st.Close()
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // Close closes the pool.
 func (s *Store) Close() error { return s.sqlDB.Close() }
 

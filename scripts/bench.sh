@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make bench: builds and runs the benchmark program (bench/cmd/ota-bench) on the real
+# stack. It starts and stops its own dev Cadence server, database, api and workers, and
+# writes bench/results.md and bench/results.json. Flags pass through, e.g.
+#   scripts/bench.sh -sizes 200 -scenarios sqlite
+#   make bench BENCH_FLAGS='-sizes 1000 -scenarios sqlite,rss'
+# Run scripts/bench.sh -h for every flag. The full default run takes 40–60 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+mkdir -p bin
+(cd bench && go build -o ../bin/ota-bench ./cmd/ota-bench)
+exec bin/ota-bench "$@"
