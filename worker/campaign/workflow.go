@@ -310,7 +310,7 @@ func (r *run) dispatchReady(ctx workflow.Context) (time.Duration, error) {
 		}
 	}
 	started := false
-	for r.inFlight < r.in.MaxInFlight {
+	for r.inFlight < r.in.MaxInFlight && r.startedHere < r.childrenPerRun() {
 		if wait := r.takeToken(ctx); wait > 0 {
 			if started {
 				return -1, nil
