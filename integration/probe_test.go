@@ -23,6 +23,11 @@ func TestThroughputProbe(t *testing.T) {
 	if n == 0 {
 		t.Skip("set OTA_PROBE_DEVICES to run")
 	}
+	// The test configuration continues campaigns as new every few devices; measure with
+	// the production value.
+	prev := cfg.OTA.CampaignChildrenPerRun
+	cfg.OTA.CampaignChildrenPerRun = 1000
+	defer func() { cfg.OTA.CampaignChildrenPerRun = prev }()
 	tn := newTenant(t)
 	fleet := specs("probe", n, "board-probe", "1.0.0")
 	var wg sync.WaitGroup
