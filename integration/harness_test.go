@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chirpstack/chirpstack/api/go/v4/api"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/gateway"
 	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/simulator/chirpstacksim"
 	"github.com/otaplane/ota/simulator/devicesim"
 )
 
@@ -29,7 +31,11 @@ var (
 	apiURL string
 	cfg    *config.Config
 	worker *workerProcess
+	// chirp is the ChirpStack v4 stand-in every LoRaWAN test talks to.
+	chirp *chirpstacksim.Server
 )
+
+const chirpToken = "it-chirpstack-api-token"
 
 // TestMain starts one API and one worker against a fresh database; each test makes its
 // own tenant, so tests never see each other's data.
@@ -90,6 +96,13 @@ func run(m *testing.M) (int, error) {
 	case <-time.After(90 * time.Second):
 		return 0, fmt.Errorf("api did not start")
 	}
+	chirp = chirpstacksim.New(chirpstacksim.Options{APIToken: chirpToken, BrokerURL: cfg.MQTT.Broker,
+		StepInterval: 100 * time.Millisecond, TimeoutScale: 0.05})
+	if err := chirp.Start("127.0.0.1:0"); err != nil {
+		return 0, fmt.Errorf("chirpstack: %w", err)
+	}
+	defer chirp.Stop()
+
 	// The worker runs as its own process, as in production, so tests can kill it.
 	tmp, err := os.MkdirTemp("", "ota-it-")
 	if err != nil {
@@ -286,3 +299,22 @@ func image(n int) []byte {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// chirpStackApp is one ChirpStack application and FUOTA-capable device profile made for
+// a test tenant, with the tenant's settings pointing at them.
+type chirpStackApp struct {
+	ApplicationID string
+	ProfileID     string
+}
+
+func (tn tenant) setupLoRaWAN() chirpStackApp {
+	tn.t.Helper()
+	appID, err := chirp.AddApplication(&api.Application{TenantId: chirp.TenantID(), Name: tn.t.Name()})
+	require.NoError(tn.t, err)
+	profileID, err := chirp.AddDeviceProfile(chirpstacksim.FUOTADeviceProfile(chirp.TenantID(), tn.t.Name()))
+	require.NoError(tn.t, err)
+	tn.mustDo(http.StatusOK, http.MethodPut, "/api/v1/lorawan/settings", map[string]any{
+		"api_address": chirp.Addr(), "api_token": chirpToken, "chirpstack_tenant_id": chirp.TenantID(),
+		"application_id": appID, "event_encoding": "json", "version_fport": 10})
+	return chirpStackApp{ApplicationID: appID, ProfileID: profileID}
+}

@@ -47,6 +47,9 @@ type Workflows interface {
 	RegisterDomain(ctx context.Context, domain, description string) error
 	StartDeviceUpdate(ctx context.Context, domain string, in otaflow.UpdateDeviceInput) (runID string, err error)
 	StartCampaign(ctx context.Context, domain string, in otaflow.CampaignInput) (runID string, err error)
+	// StartDeviceFUOTA updates one LoRaWAN device through a FUOTA deployment, under the
+	// device's update workflow id (one update per device at a time).
+	StartDeviceFUOTA(ctx context.Context, domain string, in otaflow.FUOTAInput) (runID string, err error)
 	QueryDeviceRun(ctx context.Context, domain, deviceID string) (otaflow.DeviceRunState, error)
 	// SignalCampaign returns store.ErrNotFound when the campaign's run has closed.
 	SignalCampaign(ctx context.Context, domain, campaignID string, c otaflow.CampaignControl) error

@@ -192,6 +192,7 @@ func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id string
 	if in.MaxInFlight == 0 {
 		in.MaxInFlight = s.cfg.OTA.CampaignInFlight
 	}
+	in.FUOTA, in.LoRaWANPolicy = s.fuotaSettings(rollout.FUOTA)
 	runID, err := s.workflows.StartCampaign(ctx, t.CadenceDomain, in)
 	if err != nil {
 		return CampaignExecution{}, err
@@ -365,4 +366,19 @@ func (s *service) DryRunCampaign(ctx context.Context, t model.Tenant, id string)
 		}
 	}
 	return out, nil
+}
+
+// fuotaSettings merges a campaign's FUOTA overrides with the configured defaults, and
+// the readiness policy for LoRaWAN devices (which speak far less often than IP ones).
+func (s *service) fuotaSettings(override *otaflow.FUOTAParams) (otaflow.FUOTAParams, otaflow.UpdatePolicy) {
+	o := s.cfg.OTA
+	defaults := otaflow.FUOTAParams{PollInterval: otaflow.Duration(o.FUOTAPollInterval),
+		DeploymentTimeout: otaflow.Duration(o.FUOTADeploymentTimeout), ConfirmTimeout: otaflow.Duration(o.FUOTAConfirmTimeout)}
+	var p otaflow.FUOTAParams
+	if override != nil {
+		p = *override
+	}
+	policy := s.policy(false)
+	policy.HeartbeatMaxAge = o.LoRaWANMaxSilence
+	return p.Merge(defaults), policy
 }

@@ -107,6 +107,9 @@ func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceI
 		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "firmware is for hardware model %q, device is %q",
 			fw.HardwareModel, d.HardwareModel)
 	}
+	if d.Transport == model.TransportLoRaWAN {
+		return s.startDeviceFUOTA(ctx, t, d, fw, allowDowngrade)
+	}
 	in := otaflow.UpdateDeviceInput{TenantID: t.ID, DeviceID: d.ID, Firmware: firmwareRef(fw), Policy: s.policy(allowDowngrade)}
 	runID, err := s.workflows.StartDeviceUpdate(ctx, t.CadenceDomain, in)
 	if err != nil {
@@ -174,4 +177,22 @@ func (s *service) OpenFirmware(ctx context.Context, tenantID, id string) (model.
 	}
 	r, err := s.store.OpenFirmware(ctx, fw)
 	return fw, r, err
+}
+
+// startDeviceFUOTA runs a one-device FUOTA deployment for a LoRaWAN device.
+func (s *service) startDeviceFUOTA(ctx context.Context, t model.Tenant, d model.Device, fw model.Firmware, allowDowngrade bool) (DeviceUpdateStarted, error) {
+	rec, err := s.store.GetLoRaWANDevice(ctx, t.ID, d.ID)
+	if err != nil {
+		return DeviceUpdateStarted{}, err
+	}
+	params, policy := s.fuotaSettings(nil)
+	policy.AllowDowngrade = allowDowngrade
+	in := otaflow.FUOTAInput{TenantID: t.ID, Firmware: firmwareRef(fw), DeviceProfileID: rec.LoRaWAN.DeviceProfileID,
+		ApplicationID: rec.LoRaWAN.ApplicationID, Params: params, Policy: policy,
+		Devices: []otaflow.FUOTADevice{{DeviceID: d.ID, DevEUI: rec.LoRaWAN.DevEUI}}}
+	runID, err := s.workflows.StartDeviceFUOTA(ctx, t.CadenceDomain, in)
+	if err != nil {
+		return DeviceUpdateStarted{}, err
+	}
+	return DeviceUpdateStarted{WorkflowID: otaflow.DeviceWorkflowID(d.ID), RunID: runID, DeviceID: d.ID, FirmwareID: fw.ID}, nil
 }

@@ -113,6 +113,29 @@ func (c *Cadence) inProgress(ctx context.Context, domain, wfID string) error {
 	return e
 }
 
+// StartDeviceFUOTA implements app.Workflows.
+func (c *Cadence) StartDeviceFUOTA(ctx context.Context, domain string, in otaflow.FUOTAInput) (string, error) {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	wfID := otaflow.DeviceWorkflowID(in.Devices[0].DeviceID)
+	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                              wfID,
+		TaskList:                        c.cfg.TaskList,
+		ExecutionStartToCloseTimeout:    in.Params.DeploymentTimeout.D() + in.Params.ConfirmTimeout.D() + time.Hour,
+		DecisionTaskStartToCloseTimeout: 20 * time.Second,
+		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
+		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
+	}, otaflow.FUOTAWorkflow, in)
+	var started *shared.WorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return "", c.inProgress(ctx, domain, wfID)
+	}
+	if err != nil {
+		return "", classify(err)
+	}
+	return exec.RunID, nil
+}
+
 // StartCampaign implements app.Workflows; a campaign executes once.
 func (c *Cadence) StartCampaign(ctx context.Context, domain string, in otaflow.CampaignInput) (string, error) {
 	ctx, cancel := c.rpc(ctx)

@@ -112,6 +112,14 @@ type OTA struct {
 	// CampaignChildrenPerRun bounds a campaign execution's history: after this many
 	// device runs it continues as new.
 	CampaignChildrenPerRun int `mapstructure:"campaign_children_per_run"`
+	// LoRaWAN devices uplink rarely: one is offline only after this long a silence.
+	LoRaWANMaxSilence time.Duration `mapstructure:"lorawan_max_silence"`
+	// FUOTA deployments: how often ChirpStack is asked, how long a deployment and the
+	// version confirmation by uplink may take, and the largest image sent.
+	FUOTAPollInterval      time.Duration `mapstructure:"fuota_poll_interval"`
+	FUOTADeploymentTimeout time.Duration `mapstructure:"fuota_deployment_timeout"`
+	FUOTAConfirmTimeout    time.Duration `mapstructure:"fuota_confirm_timeout"`
+	FUOTAMaxPayload        int64         `mapstructure:"fuota_max_payload"`
 }
 
 type Worker struct {
@@ -173,6 +181,11 @@ func setDefaults(v *viper.Viper) {
 		"ota.campaign_in_flight":        200,
 		"ota.continuous_refresh":        "1m",
 		"ota.campaign_children_per_run": 1000,
+		"ota.lorawan_max_silence":       "25h",
+		"ota.fuota_poll_interval":       "30s",
+		"ota.fuota_deployment_timeout":  "6h",
+		"ota.fuota_confirm_timeout":     "6h",
+		"ota.fuota_max_payload":         1 << 20,
 
 		"worker.tenant_refresh_interval":   "5s",
 		"worker.decision_pollers":          8,
@@ -301,6 +314,10 @@ func (c *Config) validateOTA() error {
 		{"ota.command_ttl", o.CommandTTL},
 		{"ota.ready_retry_window", o.ReadyRetryWindow},
 		{"ota.continuous_refresh", o.ContinuousRefresh},
+		{"ota.lorawan_max_silence", o.LoRaWANMaxSilence},
+		{"ota.fuota_poll_interval", o.FUOTAPollInterval},
+		{"ota.fuota_deployment_timeout", o.FUOTADeploymentTimeout},
+		{"ota.fuota_confirm_timeout", o.FUOTAConfirmTimeout},
 	} {
 		if kd.d <= 0 {
 			return keyErr(kd.key, "must be a positive duration")
@@ -314,6 +331,9 @@ func (c *Config) validateOTA() error {
 	}
 	if o.CampaignInFlight < 1 {
 		return keyErr("ota.campaign_in_flight", "must be at least 1")
+	}
+	if o.FUOTAMaxPayload < 1 {
+		return keyErr("ota.fuota_max_payload", "must be at least 1 byte")
 	}
 	if o.CampaignChildrenPerRun < 1 || o.CampaignChildrenPerRun > 5000 {
 		return keyErr("ota.campaign_children_per_run", "must be between 1 and 5000 (Cadence history limits)")

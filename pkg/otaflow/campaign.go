@@ -23,6 +23,8 @@ type CampaignPolicy struct {
 	// StepTimeout and InProgressTimeout override the per-device waits (0 = defaults).
 	StepTimeout       Duration `json:"step_timeout,omitempty"`
 	InProgressTimeout Duration `json:"in_progress_timeout,omitempty"`
+	// FUOTA overrides the LoRaWAN deployment settings for this campaign.
+	FUOTA *FUOTAParams `json:"fuota,omitempty"`
 }
 
 // Wave is one stage. Count is a number of devices in this wave; Percent is the share of
@@ -300,6 +302,11 @@ func (p CampaignPolicy) Validate(prefix string) error {
 	}
 	if p.Window != nil {
 		if err := p.Window.Validate(prefix + "maintenance_window."); err != nil {
+			return err
+		}
+	}
+	if p.FUOTA != nil {
+		if err := p.FUOTA.Validate(prefix + "fuota."); err != nil {
 			return err
 		}
 	}

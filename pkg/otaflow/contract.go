@@ -225,6 +225,10 @@ type CampaignInput struct {
 	// ChildrenPerRun is how many device runs one execution starts before it drains and
 	// continues as new, bounding its history (0 = the default).
 	ChildrenPerRun int
+	// FUOTA is how LoRaWAN devices are updated (defaults merged with the rollout's), and
+	// LoRaWANPolicy their readiness rules (LoRaWAN devices speak rarely).
+	FUOTA         FUOTAParams
+	LoRaWANPolicy UpdatePolicy
 	// Progress is nil on the first run and carried across continue-as-new.
 	Progress *CampaignProgress
 }
@@ -242,6 +246,8 @@ type CampaignProgress struct {
 	Succeeded  int
 	RateTokens float64
 	RateAt     time.Time
+	// FUOTASeq numbers the campaign's FUOTA deployments (their workflow ids).
+	FUOTASeq int
 }
 
 // CampaignDevicePage is one page of a campaign's devices in dispatch order.
@@ -249,10 +255,14 @@ type CampaignDevicePage struct {
 	Devices []CampaignDeviceRef
 }
 
-// CampaignDeviceRef is one device to dispatch.
+// CampaignDeviceRef is one device to dispatch. LoRaWAN devices carry what a FUOTA
+// deployment needs: they are grouped by device profile.
 type CampaignDeviceRef struct {
-	Seq      int
-	DeviceID string
+	Seq             int
+	DeviceID        string
+	Transport       model.Transport `json:",omitempty"`
+	DevEUI          string          `json:",omitempty"`
+	DeviceProfileID string          `json:",omitempty"`
 }
 
 // ListCampaignDevicesRequest is the input of list_campaign_devices.

@@ -43,6 +43,7 @@ type Heartbeat struct {
 // Store is everything the control plane persists.
 type Store interface {
 	FleetStore
+	LoRaWANStore
 
 	Ping(ctx context.Context) error
 

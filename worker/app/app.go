@@ -20,8 +20,10 @@ import (
 	"github.com/otaplane/ota/pkg/store/postgres"
 	"github.com/otaplane/ota/proto/topic"
 	"github.com/otaplane/ota/worker/campaign"
+	"github.com/otaplane/ota/worker/chirpstack"
 	"github.com/otaplane/ota/worker/devicefeed"
 	"github.com/otaplane/ota/worker/fleet"
+	"github.com/otaplane/ota/worker/fuota"
 	"github.com/otaplane/ota/worker/mqttbus"
 	"github.com/otaplane/ota/worker/otaupdate"
 )
@@ -62,9 +64,14 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
 	}
 	campaignActs := &campaign.Activities{Store: st}
+	chirpClients := chirpstack.NewClients()
+	defer chirpClients.Close()
+	fuotaActs := &fuota.Activities{Store: st, Clients: chirpClients, MaxPayload: cfg.OTA.FUOTAMaxPayload,
+		Now: time.Now, Logger: log}
 	f := fleet.New(conn.Service, *cfg, st, func(w worker.Registry) {
 		otaupdate.Register(w, deviceActs)
 		campaign.Register(w, campaignActs)
+		fuota.Register(w, fuotaActs)
 	}, log)
 
 	reports := devicefeed.NewReports(f, st, metrics, log, reportShards)

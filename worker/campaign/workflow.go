@@ -64,10 +64,18 @@ type Flow struct {
 func NewFlow(a *Activities) *Flow { return &Flow{acts: a} }
 
 type childDone struct {
-	DeviceID string
-	Wave     int
-	State    model.DeviceState
-	Refused  bool
+	Ref     otaflow.CampaignDeviceRef
+	Wave    int
+	State   model.DeviceState
+	Refused bool
+}
+
+// fuotaGroup collects a wave's LoRaWAN devices of one device profile: ChirpStack runs one
+// FUOTA deployment per profile.
+type fuotaGroup struct {
+	profile string
+	wave    int
+	refs    []otaflow.CampaignDeviceRef
 }
 
 // run is one execution's state; it changes only in workflow code.
@@ -93,11 +101,71 @@ type run struct {
 	approved       bool
 	decisions      int
 	lastRefresh    time.Time
+	fuota          []fuotaGroup
 }
 
 type retryItem struct {
 	ref  otaflow.CampaignDeviceRef
 	wave int
+}
+
+// buffer adds a LoRaWAN device to its profile's pending deployment.
+func (r *run) bufferFUOTA(ref otaflow.CampaignDeviceRef, wave int) {
+	r.startedHere++
+	for i := range r.fuota {
+		if r.fuota[i].profile == ref.DeviceProfileID && r.fuota[i].wave == wave {
+			r.fuota[i].refs = append(r.fuota[i].refs, ref)
+			return
+		}
+	}
+	r.fuota = append(r.fuota, fuotaGroup{profile: ref.DeviceProfileID, wave: wave, refs: []otaflow.CampaignDeviceRef{ref}})
+}
+
+// flushFUOTA starts one deployment per buffered profile group.
+func (r *run) flushFUOTA() {
+	for _, g := range r.fuota {
+		r.dispatchFUOTA(g)
+	}
+	r.fuota = nil
+}
+
+func (r *run) dispatchFUOTA(g fuotaGroup) {
+	in := r.in
+	r.p.FUOTASeq++
+	devices := make([]otaflow.FUOTADevice, len(g.refs))
+	for i, ref := range g.refs {
+		devices[i] = otaflow.FUOTADevice{DeviceID: ref.DeviceID, DevEUI: ref.DevEUI}
+	}
+	p := in.FUOTA
+	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
+		WorkflowID:                   otaflow.FUOTAWorkflowID(in.CampaignID, g.profile, r.p.FUOTASeq),
+		ExecutionStartToCloseTimeout: p.DeploymentTimeout.D() + p.ConfirmTimeout.D() + time.Hour,
+		TaskStartToCloseTimeout:      20 * time.Second,
+		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
+		ParentClosePolicy:            client.ParentClosePolicyRequestCancel,
+		WaitForCancellation:          true,
+		Memo:                         map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
+	})
+	input := otaflow.FUOTAInput{TenantID: in.TenantID, CampaignID: in.CampaignID, Firmware: in.Firmware,
+		DeviceProfileID: g.profile, Devices: devices, Params: p, Policy: in.LoRaWANPolicy}
+	fut := workflow.ExecuteChildWorkflow(cctx, otaflow.FUOTAWorkflow, input)
+	r.inFlight += len(g.refs)
+	r.p.Waves[g.wave].Dispatched += len(g.refs)
+	workflow.Go(r.root, func(gctx workflow.Context) {
+		var res otaflow.FUOTAResult
+		err := fut.Get(gctx, &res)
+		for i, ref := range g.refs {
+			d := childDone{Ref: ref, Wave: g.wave, State: model.StateCanceled}
+			if err == nil && i < len(res.States) && res.States[i] != "" {
+				d.State = res.States[i]
+			} else if err != nil && fut.GetChildWorkflowExecution().IsReady() {
+				if werr := fut.GetChildWorkflowExecution().Get(gctx, nil); werr != nil {
+					d.State = model.StateRejected
+				}
+			}
+			r.done.Send(gctx, d)
+		}
+	})
 }
 
 func (r *run) snapshot() (otaflow.CampaignRunState, error) {
@@ -203,7 +271,7 @@ func (r *run) loop(ctx workflow.Context) (otaflow.CampaignRunState, error) {
 			}
 		}
 		if (r.startedHere >= r.childrenPerRun() || r.decisions >= decisionsPerRun) && r.inFlight == 0 &&
-			len(r.retryQueue) == 0 && !r.aborted {
+			len(r.retryQueue) == 0 && len(r.fuota) == 0 && !r.aborted {
 			if err := r.flushRefused(ctx); err != nil {
 				return otaflow.CampaignRunState{}, err
 			}
@@ -255,7 +323,7 @@ func (r *run) advanceWaves(ctx workflow.Context) (bool, error) {
 
 // waveIdle: everything of the current wave was dispatched and has finished.
 func (r *run) waveIdle() bool {
-	return r.p.AfterSeq >= r.waveEnd(r.p.Wave) && r.inFlight == 0 && len(r.retryQueue) == 0
+	return r.p.AfterSeq >= r.waveEnd(r.p.Wave) && r.inFlight == 0 && len(r.retryQueue) == 0 && len(r.fuota) == 0
 }
 
 func (r *run) gateOpen() bool {
@@ -325,7 +393,17 @@ func (r *run) dispatchReady(ctx workflow.Context) (time.Duration, error) {
 			r.refundToken()
 			break
 		}
+		if ref.Transport == model.TransportLoRaWAN {
+			r.bufferFUOTA(ref, wave)
+			continue
+		}
 		r.dispatch(ref, wave)
+		started = true
+	}
+	// A wave's LoRaWAN devices go out together, one multicast deployment per profile,
+	// once the whole wave has been read (or before the run continues as new).
+	if len(r.fuota) > 0 && (r.p.AfterSeq >= r.waveEnd(r.p.Wave) || r.startedHere >= r.childrenPerRun()) {
+		r.flushFUOTA()
 		started = true
 	}
 	if started {
@@ -466,7 +544,7 @@ func (r *run) dispatch(ref otaflow.CampaignDeviceRef, wave int) {
 	r.startedHere++
 	r.p.Waves[wave].Dispatched++
 	workflow.Go(r.root, func(gctx workflow.Context) {
-		d := childDone{DeviceID: ref.DeviceID, Wave: wave}
+		d := childDone{Ref: ref, Wave: wave}
 		// A start failure means Cadence refused the id: another update runs on the device.
 		if err := fut.GetChildWorkflowExecution().Get(gctx, nil); err != nil {
 			d.Refused, d.State = true, model.StateRejected
@@ -528,15 +606,16 @@ func (r *run) drainSignals(ctx workflow.Context) {
 
 func (r *run) onChildDone(ctx workflow.Context, d childDone) {
 	r.inFlight--
+	id := d.Ref.DeviceID
 	if d.Refused {
-		r.refused = append(r.refused, d.DeviceID)
+		r.refused = append(r.refused, id)
 	}
 	ft := otaflow.FailureTypeOf(d.State)
-	if ft != "" && !d.Refused && !r.aborted && !r.canceled && r.attempts[d.DeviceID] < r.in.Rollout.Retry.For(ft) {
-		r.attempts[d.DeviceID]++
-		req := otaflow.RetryDeviceRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, DeviceID: d.DeviceID}
+	if ft != "" && !d.Refused && !r.aborted && !r.canceled && r.attempts[id] < r.in.Rollout.Retry.For(ft) {
+		r.attempts[id]++
+		req := otaflow.RetryDeviceRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, DeviceID: id}
 		if err := r.local(ctx, otaflow.ActivityRetryDevice, r.acts.RetryDevice, req, nil); err == nil {
-			r.retryQueue = append(r.retryQueue, retryItem{ref: otaflow.CampaignDeviceRef{DeviceID: d.DeviceID}, wave: d.Wave})
+			r.retryQueue = append(r.retryQueue, retryItem{ref: d.Ref, wave: d.Wave})
 			r.p.Waves[d.Wave].Dispatched-- // the retry dispatches it again
 			return
 		}

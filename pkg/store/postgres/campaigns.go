@@ -265,15 +265,27 @@ func (s *Store) CampaignDeviceIDs(ctx context.Context, tenantID, campaignID stri
 func (s *Store) CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	var rows []campaignDeviceRow
-	if err := s.conn(ctx).Raw(`SELECT seq, device_id FROM campaign_devices
-		WHERE tenant_id = ? AND campaign_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+	var rows []struct {
+		Seq             int
+		DeviceID        string
+		Transport       *string
+		DevEui          *string
+		DeviceProfileID *string
+	}
+	if err := s.conn(ctx).Raw(`SELECT c.seq, c.device_id, d.transport, l.dev_eui, l.device_profile_id
+		FROM campaign_devices c
+		LEFT JOIN devices d ON d.tenant_id = c.tenant_id AND d.id = c.device_id
+		LEFT JOIN lorawan_devices l ON l.tenant_id = c.tenant_id AND l.device_id = c.device_id
+		WHERE c.tenant_id = ? AND c.campaign_id = ? AND c.seq > ? ORDER BY c.seq LIMIT ?`,
 		r.TenantID, r.CampaignID, r.AfterSeq, r.Limit).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("campaign %s dispatch page: %w", r.CampaignID, classify(err))
 	}
 	out := make([]otaflow.CampaignDeviceRef, len(rows))
 	for i, row := range rows {
 		out[i] = otaflow.CampaignDeviceRef{Seq: row.Seq, DeviceID: row.DeviceID}
+		if row.Transport != nil && model.Transport(*row.Transport) == model.TransportLoRaWAN && row.DevEui != nil {
+			out[i].Transport, out[i].DevEUI, out[i].DeviceProfileID = model.TransportLoRaWAN, *row.DevEui, deref(row.DeviceProfileID)
+		}
 	}
 	return out, nil
 }
@@ -344,7 +356,7 @@ func (s *Store) RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) err
 		}
 		if err := tx.Exec(`INSERT INTO device_firmware_history (tenant_id, device_id, campaign_id, firmware_id,
 			from_version, to_version, outcome, reason, workflow_id, run_id)
-			VALUES (?, ?, ?::uuid, ?::uuid, ?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id, run_id) DO NOTHING`,
+			VALUES (?, ?, ?::uuid, ?::uuid, ?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id, run_id, device_id) DO NOTHING`,
 			r.TenantID, r.DeviceID, nullable(r.CampaignID), nullable(r.Firmware.ID), r.FromVersion, r.Firmware.Version,
 			string(r.State), r.Reason, r.WorkflowID, r.RunID).Error; err != nil {
 			return classify(err)
