@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,19 @@ var (
 )
 
 const chirpToken = "it-chirpstack-api-token"
+
+// versionFPort carries the firmware version in uplinks (docs/lorawan.md).
+const versionFPort = 10
+
+// fuotaVersions maps a DevEUI to the version it reports after a FUOTA deployment.
+var fuotaVersions sync.Map
+
+// versionPayload is the binary version report: format 0x01, major, minor, patch.
+func versionPayload(v string) []byte {
+	var major, minor, patch byte
+	fmt.Sscanf(v, "%d.%d.%d", &major, &minor, &patch)
+	return []byte{0x01, major, minor, patch}
+}
 
 // TestMain starts one API and one worker against a fresh database; each test makes its
 // own tenant, so tests never see each other's data.
@@ -102,6 +116,16 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("chirpstack: %w", err)
 	}
 	defer chirp.Stop()
+	// A device that received its image reboots and reports its new version in an uplink,
+	// as a real one would; tests say which version each device reports.
+	chirp.OnFUOTAComplete(func(devEUI string) {
+		if v, ok := fuotaVersions.Load(devEUI); ok {
+			go func() {
+				time.Sleep(200 * time.Millisecond)
+				_, _ = chirp.PublishUplink(context.Background(), devEUI, versionFPort, versionPayload(v.(string)))
+			}()
+		}
+	})
 
 	// The worker runs as its own process, as in production, so tests can kill it.
 	tmp, err := os.MkdirTemp("", "ota-it-")
@@ -315,6 +339,18 @@ func (tn tenant) setupLoRaWAN() chirpStackApp {
 	require.NoError(tn.t, err)
 	tn.mustDo(http.StatusOK, http.MethodPut, "/api/v1/lorawan/settings", map[string]any{
 		"api_address": chirp.Addr(), "api_token": chirpToken, "chirpstack_tenant_id": chirp.TenantID(),
-		"application_id": appID, "event_encoding": "json", "version_fport": 10})
+		"application_id": appID, "event_encoding": "json", "version_fport": versionFPort})
 	return chirpStackApp{ApplicationID: appID, ProfileID: profileID}
+}
+
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+
+// dbNameOf extracts dbname=… from a key/value DSN.
+func dbNameOf(dsn string) string {
+	for _, kv := range strings.Fields(dsn) {
+		if v, ok := strings.CutPrefix(kv, "dbname="); ok {
+			return v
+		}
+	}
+	return ""
 }

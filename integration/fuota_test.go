@@ -1,0 +1,167 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// loraDevice is one LoRaWAN device made through the API (so it exists in ChirpStack and
+// in the database) that has spoken once, so it counts as online.
+type loraDevice struct {
+	ID     string
+	DevEUI string
+}
+
+func (tn tenant) createLoRaWANDevices(app chirpStackApp, prefix, model, version string, n int) []loraDevice {
+	tn.t.Helper()
+	out := make([]loraDevice, n)
+	for i := range out {
+		d := loraDevice{ID: fmt.Sprintf("%s-%02d", prefix, i+1), DevEUI: fmt.Sprintf("%08x%08x", time.Now().UnixNano()&0xffffffff, i+1)}
+		tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/lorawan/devices", map[string]any{
+			"id": d.ID, "dev_eui": d.DevEUI, "join_eui": "0000000000000000", "app_key": strings.Repeat("ab", 16),
+			"device_profile_id": app.ProfileID, "hardware_model": model, "firmware_version": version,
+		})
+		_, err := chirp.PublishUplink(context.Background(), d.DevEUI, versionFPort, versionPayload(version))
+		require.NoError(tn.t, err)
+		out[i] = d
+	}
+	for _, d := range out {
+		require.Eventuallyf(tn.t, func() bool {
+			dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+d.ID, nil)
+			return dev["last_seen_at"] != nil
+		}, 20*time.Second, 200*time.Millisecond, "no uplink recorded for %s", d.ID)
+	}
+	return out
+}
+
+func loraIDs(ds []loraDevice) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
+}
+
+func TestMixedCampaignMQTTAndLoRaWAN(t *testing.T) {
+	tn := newTenant(t)
+	app := tn.setupLoRaWAN()
+	ipFleet := specs("mix-ip", 2, "board-mix", "1.0.0")
+	tn.createDevices(ipFleet)
+	tn.startFleet(ipFleet)
+	lora := tn.createLoRaWANDevices(app, "mix-lora", "board-mix", "1.0.0", 3)
+	for _, d := range lora {
+		fuotaVersions.Store(d.DevEUI, "2.0.0")
+	}
+	fw := tn.uploadFirmware("2.0.0", "board-mix", image(150))
+	id := tn.createCampaign(map[string]any{"name": "mixed", "firmware_id": fw["id"],
+		"device_ids": append(ids(ipFleet), loraIDs(lora)...)})
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+
+	st, snapshots := waitCampaign(t, tn, id, 2*time.Minute)
+	assert.EqualValues(t, 5, statusCounts(st)["SUCCEEDED"], "%v", st)
+	assert.EqualValues(t, 100, st["progress_percent"])
+	seen := strings.Join(snapshots, " ")
+	for _, state := range []string{"DOWNLOADING", "SUCCEEDED"} {
+		assert.Contains(t, seen, state, "LoRaWAN and MQTT devices share one status vocabulary")
+	}
+	var found bool
+	for _, dep := range chirp.Deployments() {
+		if len(dep.Devices) == 3 {
+			found = true
+		}
+	}
+	assert.True(t, found, "the three LoRaWAN devices shared one FUOTA deployment")
+	for _, d := range lora {
+		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+d.ID, nil)
+		assert.Equal(t, "2.0.0", dev["firmware_version"])
+		rows := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+d.ID+"/firmware-history", nil)["history"].([]any)
+		require.Len(t, rows, 1)
+		assert.Equal(t, "SUCCEEDED", rows[0].(map[string]any)["outcome"])
+	}
+}
+
+func TestFUOTADeviceThatNeverCompletesTimesOut(t *testing.T) {
+	tn := newTenant(t)
+	app := tn.setupLoRaWAN()
+	lora := tn.createLoRaWANDevices(app, "silent", "board-fu", "1.0.0", 3)
+	for _, d := range lora {
+		fuotaVersions.Store(d.DevEUI, "1.1.0")
+	}
+	chirp.SilenceDevice(lora[1].DevEUI)
+	fw := tn.uploadFirmware("1.1.0", "board-fu", image(100))
+	id := tn.createCampaign(map[string]any{"name": "fuota", "firmware_id": fw["id"], "device_ids": loraIDs(lora)})
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+	st := tn.waitState(id, "COMPLETED", 2*time.Minute)
+	counts := statusCounts(st)
+	assert.EqualValues(t, 2, counts["SUCCEEDED"], "%v", st)
+	assert.EqualValues(t, 1, counts["TIMED_OUT"], "%v", st)
+	devs := tn.campaignDevices(id)
+	assert.Equal(t, "TIMED_OUT", devs[lora[1].ID]["state"])
+	assert.Contains(t, devs[lora[1].ID]["reason"], "timeout")
+}
+
+func TestSingleLoRaWANDeviceUpdate(t *testing.T) {
+	tn := newTenant(t)
+	app := tn.setupLoRaWAN()
+	lora := tn.createLoRaWANDevices(app, "one", "board-one", "1.0.0", 1)
+	fuotaVersions.Store(lora[0].DevEUI, "1.0.5")
+	fw := tn.uploadFirmware("1.0.5", "board-one", image(50))
+	res := tn.mustDo(http.StatusAccepted, http.MethodPut, "/api/v1/devices/"+lora[0].ID+"/ota/update",
+		map[string]any{"firmware_id": fw["id"]})
+	assert.Equal(t, "ota-device:"+lora[0].ID, res["workflow_id"])
+	require.Eventually(t, func() bool {
+		live := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID+"/ota", nil)
+		return live["state"] == "SUCCEEDED"
+	}, time.Minute, 250*time.Millisecond)
+	dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID, nil)
+	assert.Equal(t, "1.0.5", dev["firmware_version"])
+}
+
+func TestWorkerKilledMidFUOTAResumes(t *testing.T) {
+	tn := newTenant(t)
+	app := tn.setupLoRaWAN()
+	lora := tn.createLoRaWANDevices(app, "kill", "board-kill", "1.0.0", 2)
+	for _, d := range lora {
+		fuotaVersions.Store(d.DevEUI, "3.0.0")
+	}
+	fw := tn.uploadFirmware("3.0.0", "board-kill", image(100))
+	// Slow enough that the deployment is mid-way when the worker dies.
+	id := tn.createCampaign(map[string]any{"name": "kill", "firmware_id": fw["id"], "device_ids": loraIDs(lora),
+		"rollout": map[string]any{"fuota": map[string]any{"multicast_timeout": 15, "deployment_timeout": "2m", "confirm_timeout": "1m"}}})
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+	require.Eventually(t, func() bool {
+		for _, dep := range chirp.Deployments() {
+			for _, d := range dep.Devices {
+				if strings.EqualFold(d.GetDevEui(), lora[0].DevEUI) {
+					return true
+				}
+			}
+		}
+		return false
+	}, time.Minute, 100*time.Millisecond, "deployment created")
+	worker.kill()
+	time.Sleep(2 * time.Second)
+	require.NoError(t, worker.start())
+	st := tn.waitState(id, "COMPLETED", 2*time.Minute)
+	assert.EqualValues(t, 2, statusCounts(st)["SUCCEEDED"], "%v", st)
+	deployments := 0
+	for _, dep := range chirp.Deployments() {
+		for _, d := range dep.Devices {
+			if strings.EqualFold(d.GetDevEui(), lora[0].DevEUI) {
+				deployments++
+			}
+		}
+	}
+	assert.Equal(t, 1, deployments, "the resumed run found its deployment instead of making a second")
+	for _, d := range lora {
+		rows := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+d.ID+"/firmware-history", nil)["history"].([]any)
+		assert.Len(t, rows, 1, "%s recorded once", d.ID)
+	}
+}
