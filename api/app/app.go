@@ -162,11 +162,15 @@ type service struct {
 	workflows Workflows
 	cfg       *config.Config
 	now       func() time.Time
+	statuses  *statusCache
 }
+
+// statusTTL is how stale a campaign status may be; well under a dashboard's refresh.
+const statusTTL = 250 * time.Millisecond
 
 // New returns the Service.
 func New(st store.Store, wf Workflows, cfg *config.Config) Service {
-	return &service{store: st, workflows: wf, cfg: cfg, now: time.Now}
+	return &service{store: st, workflows: wf, cfg: cfg, now: time.Now, statuses: newStatusCache(statusTTL)}
 }
 
 func (s *service) Ready(ctx context.Context) map[string]error {

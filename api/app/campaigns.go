@@ -274,6 +274,16 @@ func reached(a otaflow.ControlAction, before, now otaflow.CampaignRunState) bool
 }
 
 func (s *service) CampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return CampaignStatus{}, fmt.Errorf("campaign %q: %w", id, store.ErrNotFound)
+	}
+	// The key includes the tenant: a cached answer never crosses tenants.
+	return s.statuses.get(ctx, t.ID+"/"+id, func(ctx context.Context) (CampaignStatus, error) {
+		return s.loadCampaignStatus(ctx, t, id)
+	})
+}
+
+func (s *service) loadCampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error) {
 	c, err := s.GetCampaign(ctx, t, id)
 	if err != nil {
 		return CampaignStatus{}, err
