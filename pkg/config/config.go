@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/viper"
 )
 
@@ -35,6 +36,7 @@ type Config struct {
 	MQTT     MQTT     `mapstructure:"mqtt"`
 	OTA      OTA      `mapstructure:"ota"`
 	Worker   Worker   `mapstructure:"worker"`
+	LoRaWAN  LoRaWAN  `mapstructure:"lorawan"`
 }
 
 type Log struct {
@@ -128,8 +130,25 @@ type Worker struct {
 	ActivityPollers         int           `mapstructure:"activity_pollers"`
 	MaxConcurrentActivities int           `mapstructure:"max_concurrent_activities"`
 	HeartbeatFlushInterval  time.Duration `mapstructure:"heartbeat_flush_interval"`
-	ShutdownTimeout         time.Duration `mapstructure:"shutdown_timeout"`
-	MetricsListen           string        `mapstructure:"metrics_listen"`
+	// StickyCacheSize bounds the workflow runs kept in memory between decisions; runs
+	// beyond it are rebuilt from history when they next move (memory vs. server work).
+	StickyCacheSize int           `mapstructure:"sticky_cache_size"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	MetricsListen   string        `mapstructure:"metrics_listen"`
+}
+
+// LoRaWAN holds how devices are kept in step with each tenant's ChirpStack.
+type LoRaWAN struct {
+	// ReconcileCron is the 5-field cron schedule (UTC) of every tenant's reconcile run.
+	ReconcileCron string `mapstructure:"reconcile_cron"`
+	// SyncRetryWindow bounds how long one step of a device operation retries an
+	// unreachable ChirpStack or database before the operation compensates and fails.
+	SyncRetryWindow time.Duration `mapstructure:"sync_retry_window"`
+	// SyncWait is how long the API waits for a device operation or an on-demand
+	// reconcile before it answers 202 with the workflow to follow.
+	SyncWait time.Duration `mapstructure:"sync_wait"`
+	// CallTimeout bounds each ChirpStack call a worker makes.
+	CallTimeout time.Duration `mapstructure:"call_timeout"`
 }
 
 func setDefaults(v *viper.Viper) {
@@ -192,8 +211,14 @@ func setDefaults(v *viper.Viper) {
 		"worker.activity_pollers":          8,
 		"worker.max_concurrent_activities": 1000,
 		"worker.heartbeat_flush_interval":  "1s",
+		"worker.sticky_cache_size":         2000,
 		"worker.shutdown_timeout":          "30s",
 		"worker.metrics_listen":            "127.0.0.1:9464",
+
+		"lorawan.reconcile_cron":    "0 * * * *",
+		"lorawan.sync_retry_window": "1m",
+		"lorawan.sync_wait":         "20s",
+		"lorawan.call_timeout":      "10s",
 	}
 	for k, val := range defaults {
 		v.SetDefault(k, val)
@@ -297,7 +322,27 @@ func (c *Config) ValidateCommon() error {
 	if c.Firmware.URLTTL < time.Minute {
 		return keyErr("firmware.url_ttl", "must be at least 1m")
 	}
-	return c.validateOTA()
+	if err := c.validateOTA(); err != nil {
+		return err
+	}
+	return c.validateLoRaWAN()
+}
+
+func (c *Config) validateLoRaWAN() error {
+	l := c.LoRaWAN
+	if _, err := cron.ParseStandard(l.ReconcileCron); err != nil {
+		return keyErr("lorawan.reconcile_cron", "must be a 5-field cron schedule such as \"0 * * * *\": %v", err)
+	}
+	if l.SyncRetryWindow < time.Second || l.SyncRetryWindow > time.Hour {
+		return keyErr("lorawan.sync_retry_window", "must be between 1s and 1h")
+	}
+	if l.SyncWait <= 0 {
+		return keyErr("lorawan.sync_wait", "must be a positive duration")
+	}
+	if l.CallTimeout <= 0 {
+		return keyErr("lorawan.call_timeout", "must be a positive duration")
+	}
+	return nil
 }
 
 func (c *Config) validateOTA() error {
@@ -406,6 +451,9 @@ func (c *Config) ValidateWorker() error {
 	}
 	if w.MaxConcurrentActivities < 1 {
 		return keyErr("worker.max_concurrent_activities", "must be at least 1")
+	}
+	if w.StickyCacheSize < 1 {
+		return keyErr("worker.sticky_cache_size", "must be at least 1")
 	}
 	if w.HeartbeatFlushInterval <= 0 {
 		return keyErr("worker.heartbeat_flush_interval", "must be a positive duration")
