@@ -50,19 +50,22 @@ func (r *Results) header(w mdWriter) {
 }
 
 func (r *Results) campaignTables(w mdWriter) {
-	w("\n## Throughput\n\nDevices ÷ (time the campaign was seen COMPLETED at 100 %% − time execute was sent); " +
-		"status polled every 500 ms; nothing else running. The last column is the pace of the second campaign over the " +
-		"same devices while the status clients below were running.\n\n")
-	w("| Run | Persistence | Workers | Devices | In flight | Execute ms | Seconds | Devices/min | Succeeded | Failed | Devices/min under status load |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	w("\n## Throughput\n\nDevices ÷ (time the campaign was seen COMPLETED at 100 %% − time execute was sent); "+
+		"status polled every 500 ms; nothing else running. Pauses: stretches of 10 s or more in which no device run "+
+		"finished, and their total seconds (the Cadence dev server logs \"Async task dispatch timed out\" meanwhile: "+
+		"%s). The last column is the pace of the second campaign over the same devices while the status clients "+
+		"below were running.\n\n", dispatchTimeouts(r.Runs))
+	w("| Run | Persistence | Workers | Devices | In flight | Execute ms | Seconds | Devices/min | Succeeded | Failed | Pauses (s) | Devices/min under status load |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		if c := run.Campaign; c != nil {
 			load := "—"
 			if s := run.Status; s != nil && s.RunsPerMin > 0 {
 				load = Int(int(s.RunsPerMin))
 			}
-			w("| %s | %s | %d | %s | %d | %.1f | %.1f | **%s** | %s | %s | %s |\n", run.Name, run.Persistence, run.Workers,
-				Int(run.Devices), run.InFlight, c.ExecuteMs, c.Seconds, Int(int(c.DevicesPerMin)), Int(c.Succeeded), Int(c.Failed), load)
+			w("| %s | %s | %d | %s | %d | %.1f | %.1f | **%s** | %s | %s | %d (%.0f) | %s |\n", run.Name, run.Persistence,
+				run.Workers, Int(run.Devices), run.InFlight, c.ExecuteMs, c.Seconds, Int(int(c.DevicesPerMin)), Int(c.Succeeded),
+				Int(c.Failed), c.Pauses, c.PausedSeconds, load)
 		}
 	}
 
@@ -229,6 +232,14 @@ func joinFloats(vs []float64, decimals int) string {
 	parts := make([]string, len(vs))
 	for i, v := range vs {
 		parts[i] = fmt.Sprintf("%.*f", decimals, v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func dispatchTimeouts(runs []Run) string {
+	var parts []string
+	for _, r := range runs {
+		parts = append(parts, fmt.Sprintf("%s %d", r.Name, r.DispatchTimeouts))
 	}
 	return strings.Join(parts, ", ")
 }

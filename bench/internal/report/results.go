@@ -33,9 +33,12 @@ type Run struct {
 	InFlight    int    `json:"campaign_in_flight"`
 	Error       string `json:"error,omitempty"`
 
-	SetupSeconds   float64 `json:"setup_seconds"`
-	DeviceCreation string  `json:"device_creation,omitempty"`
-	CreateSeconds  float64 `json:"device_create_seconds,omitempty"`
+	SetupSeconds float64 `json:"setup_seconds"`
+	// DispatchTimeouts counts the dev server's "Async task dispatch timed out" warnings,
+	// which come with the pauses.
+	DispatchTimeouts int     `json:"cadence_dispatch_timeouts"`
+	DeviceCreation   string  `json:"device_creation,omitempty"`
+	CreateSeconds    float64 `json:"device_create_seconds,omitempty"`
 
 	Small    *SmallCampaigns `json:"small_campaigns,omitempty"`
 	Campaign *Campaign       `json:"campaign,omitempty"`
@@ -67,6 +70,9 @@ type Campaign struct {
 	CPUMsPerDevice  map[string]float64 `json:"cpu_ms_per_device"`
 	WorkerPeakMiB   []float64          `json:"worker_peak_rss_mib"`
 	StatusPollFails int                `json:"status_poll_failures"`
+	// Pauses are stretches of 10 s or more in which no device run finished.
+	Pauses        int     `json:"pauses"`
+	PausedSeconds float64 `json:"paused_seconds"`
 	// WorkerCounters are the workers' ota_* metrics at completion, summed.
 	WorkerCounters map[string]float64 `json:"worker_counters,omitempty"`
 }

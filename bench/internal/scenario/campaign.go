@@ -141,7 +141,8 @@ func (e *env) campaign(ctx context.Context, label, firmwareID string, withLoad b
 		load = startStatusLoad(ctx, e.client, c.ID, e.opts.StatusClients, e.opts.StatusDuration)
 		logf("%s: %d clients calling status", name, e.opts.StatusClients)
 	}
-	st, doneAt, fails, err := e.waitFull(ctx, c.ID, t0, load)
+	wr, err := e.waitFull(ctx, c.ID, t0, load)
+	st, doneAt := wr.status, wr.at
 	after := e.cpu()
 	var loadRes *report.StatusLoad
 	if load != nil {
@@ -155,7 +156,8 @@ func (e *env) campaign(ctx context.Context, label, firmwareID string, withLoad b
 	elapsed := doneAt.Sub(t0)
 	out := &report.Campaign{ID: c.ID, ExecuteMs: round(ms(exec), 2), Seconds: round(elapsed.Seconds(), 2),
 		DevicesPerMin: perMinute(e.spec.Devices, elapsed), State: st.State, Succeeded: st.Succeeded, Failed: st.Failed,
-		Counts: nonZero(st.StatusCounts), CPUMsPerDevice: perDevice(before, after, e.spec.Devices), StatusPollFails: fails}
+		Counts: nonZero(st.StatusCounts), CPUMsPerDevice: perDevice(before, after, e.spec.Devices), StatusPollFails: wr.pollFails,
+		Pauses: wr.pauses, PausedSeconds: round(wr.paused.Seconds(), 1)}
 	for _, w := range e.workers {
 		m, err := procstat.ReadMemory(w.PID())
 		if err != nil {
@@ -176,55 +178,74 @@ func (e *env) campaign(ctx context.Context, label, firmwareID string, withLoad b
 	return out, loadRes, nil
 }
 
+// waitResult is how a campaign's wait ended.
+type waitResult struct {
+	status    otaapi.Status
+	at        time.Time // when the last status was read
+	pollFails int
+	// Pauses of at least pauseGap in which no device run finished, and their total.
+	pauses int
+	paused time.Duration
+}
+
+// pauseGap is the shortest stretch without any finished run that counts as a pause; at
+// thousands of runs per minute, normal progress never goes this long.
+const pauseGap = 10 * time.Second
+
 // waitFull polls status until the campaign is COMPLETED at 100 %, failing on another
 // final state, on a stall, or when status keeps failing.
-func (e *env) waitFull(ctx context.Context, id string, t0 time.Time, load *statusLoad) (otaapi.Status, time.Time, int, error) {
+func (e *env) waitFull(ctx context.Context, id string, t0 time.Time, load *statusLoad) (waitResult, error) {
 	name := e.spec.Name()
-	lastFinished, lastChange := -1, time.Now()
+	var r waitResult
+	lastFinished, lastChange := 0, t0
 	nextLog := time.Now().Add(progressEvery)
-	fails := 0
 	var failingSince time.Time
 	for {
 		if err := sleep(ctx, pollEvery); err != nil {
-			return otaapi.Status{}, time.Time{}, fails, err
+			return r, err
 		}
 		st, err := e.client.CampaignStatus(ctx, id)
 		now := time.Now()
 		if err != nil {
 			if ctx.Err() != nil {
-				return st, now, fails, ctx.Err()
+				return r, ctx.Err()
 			}
-			fails++
+			r.pollFails++
 			if failingSince.IsZero() {
 				failingSince = now
 			} else if now.Sub(failingSince) > pollFailureSpan {
-				return st, now, fails, fmt.Errorf("status failing for %s: %w", pollFailureSpan, err)
+				return r, fmt.Errorf("status failing for %s: %w", pollFailureSpan, err)
 			}
 			continue
 		}
 		failingSince = time.Time{}
+		r.status, r.at = st, now
 		if load != nil {
 			load.observe(st.Finished, now)
 		}
-		if st.Done() {
-			return st, now, fails, nil
-		}
-		if st.Ended() {
-			return st, now, fails, fmt.Errorf("campaign ended %s (%s) at %d/%d finished: %s", st.State, st.StateReason,
-				st.Finished, st.Total, counts(st))
-		}
 		if st.Finished > lastFinished {
+			if gap := now.Sub(lastChange); gap >= pauseGap {
+				r.pauses++
+				r.paused += gap
+			}
 			lastFinished, lastChange = st.Finished, now
 		} else if now.Sub(lastChange) > e.opts.Stall {
-			return st, now, fails, fmt.Errorf("stalled: no device run finished for %s (%d/%d finished): %s",
+			return r, fmt.Errorf("stalled: no device run finished for %s (%d/%d finished): %s",
 				e.opts.Stall, st.Finished, st.Total, counts(st))
+		}
+		if st.Done() {
+			return r, nil
+		}
+		if st.Ended() {
+			return r, fmt.Errorf("campaign ended %s (%s) at %d/%d finished: %s", st.State, st.StateReason,
+				st.Finished, st.Total, counts(st))
 		}
 		if now.After(nextLog) {
 			nextLog = now.Add(progressEvery)
 			logf("%s: %d/%d finished, %.0f devices/min so far, state %s: %s", name, st.Finished, st.Total,
 				perMinute(st.Finished, now.Sub(t0)), st.State, counts(st))
 			if err := e.alive(); err != nil {
-				return st, now, fails, err
+				return r, err
 			}
 		}
 	}

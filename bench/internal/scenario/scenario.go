@@ -89,6 +89,9 @@ func Run(ctx context.Context, spec Spec, opts Options) report.Run {
 		}
 		return nil
 	}()
+	if e.dev != nil {
+		res.DispatchTimeouts = e.dev.DispatchTimeouts
+	}
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:

@@ -51,6 +51,9 @@ type DevServer struct {
 	repo Repo
 	opts DevServerOptions
 	PID  int
+	// DispatchTimeouts counts "Async task dispatch timed out" in its log, set by Stop:
+	// the matching service's sign of tasks waiting on a poller that does not come.
+	DispatchTimeouts int
 }
 
 // StopDevServer stops a dev server left running by anyone through the script; the
@@ -128,6 +131,7 @@ func (d *DevServer) Stop(logDir string) error {
 	err := d.repo.StopDevServer(ctx)
 	if raw, rerr := os.ReadFile(d.repo.path(".run", "cadence-devserver.log")); rerr == nil {
 		_ = os.WriteFile(filepath.Join(logDir, "cadence-devserver.log"), raw, 0o644)
+		d.DispatchTimeouts = strings.Count(string(raw), "Async task dispatch timed out")
 	}
 	switch d.opts.Persistence {
 	case "sqlite":
