@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 type Server struct {
 	svc     app.Service
 	fleet   app.FleetService
+	lorawan app.LoRaWANService
 	cfg     *config.Config
 	links   *firmwarelink.Signer
 	log     *zap.Logger
@@ -38,9 +40,10 @@ type Server struct {
 }
 
 // New builds the router.
-func New(svc app.Service, fleet app.FleetService, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
+func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, cfg *config.Config, reg prometheus.Registerer,
+	log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: svc, fleet: fleet, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
+	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -82,6 +85,7 @@ func New(svc app.Service, fleet app.FleetService, cfg *config.Config, reg promet
 	t.GET("/ota/campaigns/:id/status", s.campaignStatus)
 	t.GET("/ota/campaigns/:id/devices", s.campaignDevices)
 	s.registerFleetRoutes(t)
+	s.registerLoRaWANRoutes(t)
 	return r
 }
 
@@ -119,6 +123,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.log.Warn("workflow service unavailable", zap.Error(err))
 		c.Header("Retry-After", "5")
 		writeError(c, http.StatusServiceUnavailable, "unavailable", "workflow service (Cadence) unavailable; retry later", "")
+	case errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil:
+		// The client went away; nobody reads this answer (499 as nginx logs it).
+		c.AbortWithStatus(499)
 	default:
 		s.log.Error("request failed", zap.String("path", c.FullPath()), zap.Error(err))
 		writeError(c, http.StatusInternalServerError, "internal", "internal error", "")
