@@ -71,13 +71,19 @@ func TestMixedCampaignMQTTAndLoRaWAN(t *testing.T) {
 	for _, state := range []string{"DOWNLOADING", "SUCCEEDED"} {
 		assert.Contains(t, seen, state, "LoRaWAN and MQTT devices share one status vocabulary")
 	}
-	var found bool
+	// Every LoRaWAN device went out through a FUOTA deployment of its own device profile.
+	deployed := map[string]bool{}
 	for _, dep := range chirp.Deployments() {
-		if len(dep.Devices) == 3 {
-			found = true
+		for _, d := range dep.Devices {
+			for _, ld := range lora {
+				if strings.EqualFold(d.GetDevEui(), ld.DevEUI) {
+					deployed[ld.DevEUI] = true
+					assert.Equal(t, app.ProfileID, dep.Deployment.GetDeviceProfileId())
+				}
+			}
 		}
 	}
-	assert.True(t, found, "the three LoRaWAN devices shared one FUOTA deployment")
+	assert.Len(t, deployed, 3, "all three LoRaWAN devices were in a FUOTA deployment")
 	for _, d := range lora {
 		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+d.ID, nil)
 		assert.Equal(t, "2.0.0", dev["firmware_version"])
@@ -120,8 +126,10 @@ func TestSingleLoRaWANDeviceUpdate(t *testing.T) {
 		live := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID+"/ota", nil)
 		return live["state"] == "SUCCEEDED"
 	}, time.Minute, 250*time.Millisecond)
-	dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID, nil)
-	assert.Equal(t, "1.0.5", dev["firmware_version"])
+	require.Eventually(t, func() bool {
+		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID, nil)
+		return dev["firmware_version"] == "1.0.5"
+	}, 10*time.Second, 200*time.Millisecond, "the outcome is recorded right after the run says SUCCEEDED")
 }
 
 func TestWorkerKilledMidFUOTAResumes(t *testing.T) {

@@ -120,9 +120,13 @@ func run(m *testing.M) (int, error) {
 	// as a real one would; tests say which version each device reports.
 	chirp.OnFUOTAComplete(func(devEUI string) {
 		if v, ok := fuotaVersions.Load(devEUI); ok {
+			// It keeps reporting on its next uplinks too (ChirpStack events are QoS 0, so one
+			// may be lost, e.g. while a worker restarts).
 			go func() {
-				time.Sleep(200 * time.Millisecond)
-				_, _ = chirp.PublishUplink(context.Background(), devEUI, versionFPort, versionPayload(v.(string)))
+				for _, wait := range []time.Duration{200 * time.Millisecond, 3 * time.Second, 5 * time.Second} {
+					time.Sleep(wait)
+					_, _ = chirp.PublishUplink(context.Background(), devEUI, versionFPort, versionPayload(v.(string)))
+				}
 			}()
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chirpstack/chirpstack/api/go/v4/api"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/cadence/.gen/go/shared"
 	cadence "go.uber.org/cadence/client"
@@ -23,25 +24,54 @@ func TestExportReplayHistories(t *testing.T) {
 	if os.Getenv("OTA_EXPORT_HISTORIES") == "" {
 		t.Skip("set OTA_EXPORT_HISTORIES=1 to re-export replay histories")
 	}
-	tn := newTenant(t)
-	fleet := specs("replay", 2, "board-r", "1.0.0")
-	tn.createDevices(fleet)
-	tn.startFleet(fleet)
-	fw := tn.uploadFirmware("1.0.1", "board-r", image(100))
-	camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns",
-		map[string]any{"name": "replay", "firmware_id": fw["id"], "device_ids": ids(fleet)})
-	id := camp["id"].(string)
-	exec := tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
-	waitCampaign(t, tn, id, time.Minute)
-
 	conn, err := cadenceclient.Dial(cfg.Cadence, "history-export")
 	require.NoError(t, err)
 	defer conn.Close()
-	c := cadence.NewClient(conn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
-	dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices", nil)["devices"].([]any)[0].(map[string]any)
+	domainClient := func(tn tenant) cadence.Client {
+		return cadence.NewClient(conn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
+	}
 
-	export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_history.json")
-	export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_device_history.json")
+	t.Run("ota", func(t *testing.T) {
+		tn := newTenant(t)
+		fleet := specs("replay", 2, "board-r", "1.0.0")
+		tn.createDevices(fleet)
+		tn.startFleet(fleet)
+		fw := tn.uploadFirmware("1.0.1", "board-r", image(100))
+		camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns",
+			map[string]any{"name": "replay", "firmware_id": fw["id"], "device_ids": ids(fleet)})
+		id := camp["id"].(string)
+		exec := tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+		waitCampaign(t, tn, id, time.Minute)
+
+		c := domainClient(tn)
+		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices", nil)["devices"].([]any)[0].(map[string]any)
+		export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_history.json")
+		export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_device_history.json")
+	})
+
+	t.Run("lorawan", func(t *testing.T) {
+		tn := newTenant(t)
+		app := tn.setupLoRaWAN()
+		tn.warmUp(app)
+		c := domainClient(tn)
+
+		tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/lorawan/devices", loraBody("replay-1", newEUI(), app.ProfileID))
+		export(t, c, otaflow.LoRaWANDeviceWorkflowID("replay-1"), "", "../worker/lorawan/testdata/device_sync_history.json")
+
+		// ChirpStack down: local attempts, regular-activity retries, cleanup, failure.
+		chirp.SetDown(true)
+		r := tn.do(http.MethodPost, "/api/v1/lorawan/devices", loraBody("replay-2", newEUI(), app.ProfileID))
+		chirp.SetDown(false)
+		require.Equalf(t, http.StatusServiceUnavailable, r.Status, "%s", r.Raw)
+		export(t, c, otaflow.LoRaWANDeviceWorkflowID("replay-2"), "", "../worker/lorawan/testdata/device_sync_failed_history.json")
+
+		_, err := chirpAPI(t).Create(chirpCtx(t), &api.CreateDeviceRequest{Device: &api.Device{DevEui: newEUI(), Name: "by hand",
+			ApplicationId: app.ApplicationID, DeviceProfileId: app.ProfileID}})
+		require.NoError(t, err)
+		rep := tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/lorawan/reconcile", nil)
+		require.Len(t, rep["repaired"], 1)
+		export(t, c, rep["workflow_id"].(string), rep["run_id"].(string), "../worker/lorawan/testdata/reconcile_history.json")
+	})
 }
 
 func export(t *testing.T, c cadence.Client, wfID, runID, path string) {

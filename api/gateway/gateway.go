@@ -58,8 +58,9 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc := app.New(st, workflows.New(conn, cfg.Cadence), cfg)
-	router := httpapi.New(svc, app.NewFleetService(st), cfg, reg, log)
+	wf := workflows.New(conn, cfg.Cadence)
+	svc := app.New(st, wf, cfg)
+	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), cfg, reg, log)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", router)

@@ -45,6 +45,9 @@ func TestInvalidValueNamesTheKey(t *testing.T) {
 		{"OTA_MQTT_BROKER", "127.0.0.1", "mqtt.broker", (*Config).ValidateWorker},
 		{"OTA_OTA_STEP_TIMEOUT", "48h", "ota.step_timeout", (*Config).ValidateWorker},
 		{"OTA_WORKER_DECISION_POLLERS", "0", "worker.decision_pollers", (*Config).ValidateWorker},
+		{"OTA_LORAWAN_RECONCILE_CRON", "every hour", "lorawan.reconcile_cron", (*Config).ValidateAPI},
+		{"OTA_LORAWAN_RECONCILE_CRON", "0 * * *", "lorawan.reconcile_cron", (*Config).ValidateWorker},
+		{"OTA_LORAWAN_SYNC_RETRY_WINDOW", "0s", "lorawan.sync_retry_window", (*Config).ValidateAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/otaplane/ota/worker/devicefeed"
 	"github.com/otaplane/ota/worker/fleet"
 	"github.com/otaplane/ota/worker/fuota"
+	"github.com/otaplane/ota/worker/lorawan"
 	"github.com/otaplane/ota/worker/mqttbus"
 	"github.com/otaplane/ota/worker/otaupdate"
 )
@@ -49,6 +50,9 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		return err
 	}
 
+	// Process-wide and before any worker starts, as the client requires.
+	worker.SetStickyWorkflowCacheSize(cfg.Worker.StickyCacheSize)
+
 	bus, err := mqttbus.Connect(cfg.MQTT, log)
 	if err != nil {
 		return err
@@ -68,10 +72,13 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	defer chirpClients.Close()
 	fuotaActs := &fuota.Activities{Store: st, Clients: chirpClients, MaxPayload: cfg.OTA.FUOTAMaxPayload,
 		Now: time.Now, Logger: log}
+	loraActs := &lorawan.Activities{Store: st, Clients: chirpClients, KeySecret: cfg.Firmware.URLSigningKey,
+		CallTimeout: cfg.LoRaWAN.CallTimeout}
 	f := fleet.New(conn.Service, *cfg, st, func(w worker.Registry) {
 		otaupdate.Register(w, deviceActs)
 		campaign.Register(w, campaignActs)
 		fuota.Register(w, fuotaActs)
+		lorawan.Register(w, loraActs)
 	}, log)
 
 	reports := devicefeed.NewReports(f, st, metrics, log, reportShards)
@@ -80,6 +87,11 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		return err
 	}
 	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, topic.AllDevices(topic.KindHeartbeat)), 0, heartbeats.Handle); err != nil {
+		return err
+	}
+	loraEvents := devicefeed.NewLoRaWANEvents(st, st, metrics, reg, log, cfg.Worker.HeartbeatFlushInterval)
+	// ChirpStack publishes its integration events with QoS 0.
+	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, devicefeed.ChirpStackEvents), 0, loraEvents.Handle); err != nil {
 		return err
 	}
 
@@ -105,6 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	<-fleetDone // stops pollers; in-flight activities finish within worker.shutdown_timeout
 	reports.Close()
 	heartbeats.Close()
+	loraEvents.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = metricsSrv.Shutdown(sctx)

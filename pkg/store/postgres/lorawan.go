@@ -70,7 +70,9 @@ func (s *Store) ChirpStackSettingsByApplication(ctx context.Context, application
 }
 
 type loraRow struct {
-	deviceRow
+	// Named and tagged: GORM skips an embedded unexported type, which would leave every
+	// devices column empty.
+	Device          deviceRow `gorm:"embedded"`
 	DevEui          string
 	JoinEui         string
 	DeviceProfileID string
@@ -83,7 +85,7 @@ type loraRow struct {
 }
 
 func (r loraRow) model() (model.LoRaWANDeviceRecord, error) {
-	d, err := r.deviceRow.model()
+	d, err := r.Device.model()
 	if err != nil {
 		return model.LoRaWANDeviceRecord{}, err
 	}
