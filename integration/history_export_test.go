@@ -72,6 +72,21 @@ func TestExportReplayHistories(t *testing.T) {
 		require.Len(t, rep["repaired"], 1)
 		export(t, c, rep["workflow_id"].(string), rep["run_id"].(string), "../worker/lorawan/testdata/reconcile_history.json")
 	})
+
+	t.Run("fuota", func(t *testing.T) {
+		tn := newTenant(t)
+		app := tn.setupLoRaWAN()
+		lora := tn.createLoRaWANDevices(app, "replay-fu", "board-rf", "1.0.0", 1)
+		fuotaVersions.Store(lora[0].DevEUI, "1.0.1")
+		fw := tn.uploadFirmware("1.0.1", "board-rf", image(100))
+		res := tn.mustDo(http.StatusAccepted, http.MethodPut, "/api/v1/devices/"+lora[0].ID+"/ota/update",
+			map[string]any{"firmware_id": fw["id"]})
+		require.Eventually(t, func() bool {
+			dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID, nil)
+			return dev["firmware_version"] == "1.0.1"
+		}, time.Minute, 250*time.Millisecond)
+		export(t, domainClient(tn), res["workflow_id"].(string), res["run_id"].(string), "../worker/fuota/testdata/fuota_history.json")
+	})
 }
 
 func export(t *testing.T, c cadence.Client, wfID, runID, path string) {
