@@ -211,7 +211,7 @@ func setDefaults(v *viper.Viper) {
 		"worker.activity_pollers":          8,
 		"worker.max_concurrent_activities": 1000,
 		"worker.heartbeat_flush_interval":  "1s",
-		"worker.sticky_cache_size":         2000,
+		"worker.sticky_cache_size":         1000,
 		"worker.shutdown_timeout":          "30s",
 		"worker.metrics_listen":            "127.0.0.1:9464",
 
