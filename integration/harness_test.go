@@ -326,7 +326,6 @@ func image(n int) []byte {
 	return bytes.Repeat([]byte("firmware-image-"), n)
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // chirpStackApp is one ChirpStack application and FUOTA-capable device profile made for
 // a test tenant, with the tenant's settings pointing at them.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -325,5 +324,4 @@ func TestHealthAndReadiness(t *testing.T) {
 	checks := ready["checks"].(map[string]any)
 	assert.Equal(t, "ok", checks["cadence"])
 	assert.Equal(t, "ok", checks["postgres"])
-	_ = context.Background
 }

@@ -128,6 +128,18 @@ const (
 	ReportCanceled    ReportStatus = "CANCELED"
 )
 
+// ProgressState is the device state a progress (non-final) report moves a run to; the
+// workflow and the report consumer (which records it for campaign counts) share it.
+func (s ReportStatus) ProgressState() (model.DeviceState, bool) {
+	switch s {
+	case ReportAccepted, ReportDownloading, ReportDownloaded:
+		return model.StateDownloading, true
+	case ReportInstalling:
+		return model.StateInstalling, true
+	}
+	return "", false
+}
+
 // DeviceReport is the payload of SignalDeviceReport.
 type DeviceReport struct {
 	CommandID       string

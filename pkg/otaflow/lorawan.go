@@ -1,6 +1,7 @@
 package otaflow
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/otaplane/ota/pkg/model"
@@ -34,20 +35,7 @@ const ReconcileWorkflowID = "lorawan-reconcile"
 
 // FUOTAWorkflowID names a campaign's deployment for one device profile and wave.
 func FUOTAWorkflowID(campaignID, profileID string, wave int) string {
-	return "fuota:" + campaignID + ":" + profileID + ":" + itoa(wave)
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b [20]byte
-	n := len(b)
-	for ; i > 0; i /= 10 {
-		n--
-		b[n] = byte('0' + i%10)
-	}
-	return string(b[n:])
+	return "fuota:" + campaignID + ":" + profileID + ":" + strconv.Itoa(wave)
 }
 
 // FUOTAParams are the multicast and fragmentation settings of a deployment. Zero values

@@ -15,6 +15,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/worker/localfirst"
 )
 
 const (
@@ -738,12 +739,7 @@ func (r *run) setState(ctx workflow.Context, s model.CampaignState, reason strin
 	return nil
 }
 
-// local runs a short database step as a local activity, falling back to a regular
-// activity with durable retries if the database stays unreachable.
+// local runs a short database step local-first (see package localfirst).
 func (r *run) local(ctx workflow.Context, name string, fn, arg, result interface{}) error {
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions())
-	if err := workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result); err == nil {
-		return nil
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions()), name, arg).Get(ctx, result)
+	return localfirst.Run(ctx, name, fn, arg, result, localOptions(), activityOptions())
 }

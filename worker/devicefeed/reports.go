@@ -117,7 +117,7 @@ func (r *Reports) process(m inbound) {
 		return
 	}
 	r.metrics.Signaled.Inc()
-	if st, ok := progressState(sig.Status); ok {
+	if st, ok := sig.Status.ProgressState(); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := r.store.AdvanceRun(ctx, tenantID, deviceID, runID, st); err != nil {
@@ -140,18 +140,6 @@ func (r *Reports) signal(tenantID, deviceID, runID string, sig otaflow.DeviceRep
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
-}
-
-// progressState maps a non-terminal report onto the campaign's device state; terminal
-// states are written by the workflow's own activities.
-func progressState(s otaflow.ReportStatus) (model.DeviceState, bool) {
-	switch s {
-	case otaflow.ReportAccepted, otaflow.ReportDownloading, otaflow.ReportDownloaded:
-		return model.StateDownloading, true
-	case otaflow.ReportInstalling:
-		return model.StateInstalling, true
-	}
-	return "", false
 }
 
 // ToSignal converts the wire report into the workflow's signal payload.

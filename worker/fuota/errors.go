@@ -6,8 +6,6 @@ import (
 	"go.uber.org/cadence"
 )
 
-func asCustom(err error, target **cadence.CustomError) bool { return errors.As(err, target) }
-
 func errText(err error) string {
 	var ce *cadence.CustomError
 	if errors.As(err, &ce) {

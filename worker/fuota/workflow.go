@@ -10,6 +10,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/worker/localfirst"
 )
 
 // Defaults when the input leaves a wait out.
@@ -291,23 +292,9 @@ func (r *run) step(ctx workflow.Context, name string, fn, arg, result interface{
 	return r.stepWith(ctx, name, fn, arg, result, activityOptions())
 }
 
-// stepWith runs an activity locally and falls back to a regular activity (durable
-// retries) when ChirpStack or the database keeps failing for a transient reason.
+// stepWith runs an activity local-first (see package localfirst).
 func (r *run) stepWith(ctx workflow.Context, name string, fn, arg, result interface{}, fallback workflow.ActivityOptions) error {
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions())
-	err := workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result)
-	if err == nil || ctx.Err() != nil {
-		return err
-	}
-	var ce *cadence.CustomError
-	if asCustom(err, &ce) {
-		for _, p := range permanentReasons {
-			if ce.Reason() == p {
-				return err
-			}
-		}
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallback), name, arg).Get(ctx, result)
+	return localfirst.Run(ctx, name, fn, arg, result, localOptions(), fallback)
 }
 
 func durationOr(d, def time.Duration) time.Duration {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/cadence/workflow"
 
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/worker/localfirst"
 )
 
 // defaultRetryWindow applies when an input carries no policy.
@@ -69,21 +70,9 @@ func stepOptions(window, attempt time.Duration) options {
 	}
 }
 
-// step runs one activity locally and falls back to the regular activity of the same
-// registered name when the local attempts fail for a reason worth retrying.
+// step runs one activity local-first (see package localfirst).
 func step(ctx workflow.Context, name string, fn, arg, result interface{}, o options) error {
-	lctx := workflow.WithLocalActivityOptions(ctx, o.local)
-	err := workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result)
-	if err == nil || permanent(err) || ctx.Err() != nil {
-		return err
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o.fallback), name, arg).Get(ctx, result)
-}
-
-func customError(err error) (*cadence.CustomError, bool) {
-	var ce *cadence.CustomError
-	ok := errors.As(err, &ce)
-	return ce, ok
+	return localfirst.Run(ctx, name, fn, arg, result, o.local, o.fallback)
 }
 
 func permanent(err error) bool {
@@ -131,4 +120,9 @@ func withNote(err error, note string) error {
 	f := details(err)
 	f.Message += "; " + note
 	return cadence.NewCustomError(ce.Reason(), f)
+}
+func customError(err error) (*cadence.CustomError, bool) {
+	var ce *cadence.CustomError
+	ok := errors.As(err, &ce)
+	return ce, ok
 }

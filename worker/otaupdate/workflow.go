@@ -5,7 +5,6 @@ package otaupdate
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.uber.org/cadence"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/worker/localfirst"
 )
 
 // activityTimeout is the start-to-close bound of every activity attempt.
@@ -204,16 +204,16 @@ func (r *run) followDevice(ctx workflow.Context, reports workflow.Channel) (outc
 		case timedOut != "":
 			return outcome{state: model.StateTimedOut, reason: timedOut, cancelCommand: true}, nil
 		}
+		if st, ok := rep.Status.ProgressState(); ok {
+			if st == model.StateDownloading {
+				r.progress = rep.ProgressPercent
+			}
+			if r.state != st {
+				r.enter(ctx, st, "")
+			}
+			continue
+		}
 		switch rep.Status {
-		case otaflow.ReportAccepted, otaflow.ReportDownloading, otaflow.ReportDownloaded:
-			r.progress = rep.ProgressPercent
-			if r.state != model.StateDownloading {
-				r.enter(ctx, model.StateDownloading, "")
-			}
-		case otaflow.ReportInstalling:
-			if r.state != model.StateInstalling {
-				r.enter(ctx, model.StateInstalling, "")
-			}
 		case otaflow.ReportInstalled:
 			return r.verify(ctx, rep, reports)
 		case otaflow.ReportFailed:
@@ -328,18 +328,9 @@ func (r *run) sendCancel(ctx workflow.Context) {
 	}
 }
 
-// step runs one activity locally and falls back to a regular, durably retried activity
-// of the same registered name when the local attempts fail for a non-permanent reason.
+// step runs one activity local-first (see package localfirst).
 func (r *run) step(ctx workflow.Context, name string, fn, arg, result interface{}, fallback workflow.ActivityOptions) error {
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions())
-	err := workflow.ExecuteLocalActivity(lctx, fn, arg).Get(lctx, result)
-	if err == nil || isCanceled(ctx, err) {
-		return err
-	}
-	if reason, ok := customReason(err); ok && slices.Contains(permanentReasons, reason) {
-		return err
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, fallback), name, arg).Get(ctx, result)
+	return localfirst.Run(ctx, name, fn, arg, result, localOptions(), fallback)
 }
 
 // awaitReady checks the device, waiting with backoff (durable timers) while it is
