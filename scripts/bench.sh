@@ -4,7 +4,7 @@
 # writes bench/results.md and bench/results.json. Flags pass through, e.g.
 #   scripts/bench.sh -sizes 200 -scenarios sqlite
 #   make bench BENCH_FLAGS='-sizes 1000 -scenarios sqlite,rss'
-# Run scripts/bench.sh -h for every flag. The full default run takes 40–60 minutes.
+# Run scripts/bench.sh -h for every flag. The full default run takes about 25 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"

@@ -103,6 +103,7 @@ type run struct {
 	decisions      int
 	lastRefresh    time.Time
 	fuota          []fuotaGroup
+	window         otaflow.WindowState
 }
 
 type retryItem struct {
@@ -359,8 +360,8 @@ func (r *run) dispatchReady(ctx workflow.Context) (time.Duration, error) {
 	if r.startedHere >= r.childrenPerRun() || r.decisions >= decisionsPerRun {
 		return 0, nil // draining before continue-as-new
 	}
-	if w := r.in.Rollout.Window; w != nil {
-		ws, err := w.At(workflow.Now(ctx))
+	if r.in.Rollout.Window != nil {
+		ws, err := r.windowAt(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -442,6 +443,38 @@ func (r *run) refreshTargets(ctx workflow.Context) (time.Duration, error) {
 	}
 	r.buffer = nil
 	return -1, nil
+}
+
+// windowAnswer is a recorded window evaluation (errors travel as text).
+type windowAnswer struct {
+	State otaflow.WindowState
+	Err   string
+}
+
+// windowAt says whether the maintenance window is open now. Evaluating it reads time-zone
+// data, so it runs as a side effect (recorded, not re-read on replay), and only when the
+// last answer has run out.
+func (r *run) windowAt(ctx workflow.Context) (otaflow.WindowState, error) {
+	now := workflow.Now(ctx)
+	if !r.window.Next.IsZero() && now.Before(r.window.Next) {
+		return r.window, nil
+	}
+	var res windowAnswer
+	w := *r.in.Rollout.Window
+	if err := workflow.SideEffect(ctx, func(workflow.Context) interface{} {
+		ws, err := w.At(now)
+		if err != nil {
+			return windowAnswer{Err: err.Error()}
+		}
+		return windowAnswer{State: ws}
+	}).Get(&res); err != nil {
+		return otaflow.WindowState{}, fmt.Errorf("maintenance window: %w", err)
+	}
+	if res.Err != "" {
+		return otaflow.WindowState{}, fmt.Errorf("maintenance window: %s", res.Err)
+	}
+	r.window = res.State
+	return r.window, nil
 }
 
 // currentRate is the dispatch rate allowed now, per minute (0 = unlimited).
