@@ -157,7 +157,7 @@ func TestWorkerKilledMidFUOTAResumes(t *testing.T) {
 	worker.kill()
 	time.Sleep(2 * time.Second)
 	require.NoError(t, worker.start())
-	st := tn.waitState(id, "COMPLETED", 2*time.Minute)
+	st := tn.waitState(id, "COMPLETED", 4*time.Minute)
 	assert.EqualValues(t, 2, statusCounts(st)["SUCCEEDED"], "%v", st)
 	deployments := 0
 	for _, dep := range chirp.Deployments() {
