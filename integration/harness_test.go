@@ -153,12 +153,33 @@ func run(m *testing.M) (int, error) {
 		fmt.Fprintln(os.Stderr, "shutdown timed out")
 	}
 	if code != 0 {
-		if logs, err := os.ReadFile(worker.logPath); err == nil && len(logs) > 0 {
-			tail := logs[max(0, len(logs)-8000):]
-			fmt.Fprintf(os.Stderr, "--- worker log (tail) ---\n%s\n", tail)
-		}
+		printNotable("worker log", worker.logPath, `"level":"warn"`, `"level":"error"`)
+		printNotable("cadence dev server log", "../.run/cadence-devserver.log", "\twarn\t", "\terror\t")
 	}
 	return code, nil
+}
+
+// printNotable prints a log's last warnings and errors: on a failed run they say more
+// than its tail, which is the shutdown.
+func printNotable(name, path string, markers ...string) {
+	logs, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var notable []string
+	for _, line := range strings.Split(string(logs), "\n") {
+		if strings.Contains(line, "prometheus reporter") {
+			continue // the dev server's metrics noise
+		}
+		for _, m := range markers {
+			if strings.Contains(line, m) {
+				notable = append(notable, line[:min(len(line), 600)])
+				break
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "--- %s: last warnings and errors ---\n%s\n", name,
+		strings.Join(notable[max(0, len(notable)-60):], "\n"))
 }
 
 func adminSQL(ctx context.Context, stmt string) error {
@@ -325,7 +346,6 @@ func ids(specs []devicesim.DeviceSpec) []string {
 func image(n int) []byte {
 	return bytes.Repeat([]byte("firmware-image-"), n)
 }
-
 
 // chirpStackApp is one ChirpStack application and FUOTA-capable device profile made for
 // a test tenant, with the tenant's settings pointing at them.

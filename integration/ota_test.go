@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/otaplane/ota/pkg/otaflow"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
 	"github.com/otaplane/ota/proto/topic"
 	"github.com/otaplane/ota/simulator/devicesim"
@@ -85,7 +86,10 @@ func waitCampaign(t *testing.T, tn tenant, campaignID string, within time.Durati
 		if st["progress_percent"].(float64) >= 100 && st["state"] == "COMPLETED" {
 			return st, snapshots
 		}
-		require.Truef(t, time.Now().Before(deadline), "campaign not finished in %s; last status %v", within, st)
+		if !time.Now().Before(deadline) {
+			require.Failf(t, "campaign not finished", "within %s; last status %v%s", within, st,
+				explainWorkflow(tn, otaflow.CampaignWorkflowID(campaignID)))
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otaplane/ota/pkg/otaflow"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
 	"github.com/otaplane/ota/simulator/devicesim"
 )
@@ -25,12 +26,18 @@ func (tn tenant) status(id string) map[string]any {
 
 func (tn tenant) waitState(id, state string, within time.Duration) map[string]any {
 	tn.t.Helper()
-	var st map[string]any
-	require.Eventuallyf(tn.t, func() bool {
-		st = tn.status(id)
-		return st["state"] == state
-	}, within, 200*time.Millisecond, "campaign never reached %s", state)
-	return st
+	deadline := time.Now().Add(within)
+	for {
+		st := tn.status(id)
+		if st["state"] == state {
+			return st
+		}
+		if !time.Now().Before(deadline) {
+			require.Failf(tn.t, "campaign never reached "+state, "within %s; last status %v%s", within, st,
+				explainWorkflow(tn, otaflow.CampaignWorkflowID(id)))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (tn tenant) campaignDevices(id string) map[string]map[string]any {
