@@ -78,8 +78,9 @@ func describeRun(b *strings.Builder, c cadence.Client, workflowID, runID string,
 		fmt.Fprintf(b, "\n  pending decision: %s attempt %d", pd.GetState(), pd.GetAttempt())
 	}
 	for _, a := range d.GetPendingActivities() {
-		fmt.Fprintf(b, "\n  pending activity %s: %s attempt %d, last failure %q %s",
-			a.GetActivityType().GetName(), a.GetState(), a.GetAttempt(), a.GetLastFailureReason(), a.GetLastFailureDetails())
+		fmt.Fprintf(b, "\n  pending activity %s: %s attempt %d (scheduled %s, last started %s, expires %s), last failure %q %s",
+			a.GetActivityType().GetName(), a.GetState(), a.GetAttempt(), clock(a.GetScheduledTimestamp()),
+			clock(a.GetLastStartedTimestamp()), clock(a.GetExpirationTimestamp()), a.GetLastFailureReason(), a.GetLastFailureDetails())
 	}
 	for _, ch := range d.GetPendingChildren() {
 		fmt.Fprintf(b, "\n  pending child %s (%s)", ch.GetWorkflowID(), ch.GetWorkflowTypName())
@@ -106,6 +107,14 @@ func lastEvents(b *strings.Builder, c cadence.Client, workflowID, runID string, 
 		events = append(events, ev)
 	}
 	for _, ev := range events[max(0, len(events)-n):] {
-		fmt.Fprintf(b, "\n  #%d %s %s", ev.GetEventId(), time.Unix(0, ev.GetTimestamp()).UTC().Format("15:04:05.000"), ev.GetEventType())
+		fmt.Fprintf(b, "\n  #%d %s %s", ev.GetEventId(), clock(ev.GetTimestamp()), ev.GetEventType())
 	}
+}
+
+// clock is a Cadence timestamp (Unix nanoseconds) as a time of day, "-" when unset.
+func clock(unixNano int64) string {
+	if unixNano == 0 {
+		return "-"
+	}
+	return time.Unix(0, unixNano).UTC().Format("15:04:05.000")
 }

@@ -17,5 +17,7 @@ for m in pkg proto api worker simulator; do
   echo "== go vet + test: $m"
   (cd "$m" && go vet ./... && go test -count=1 ./...)
 done
+echo "== go vet + test: cadence-devserver (its own module, outside go.work)"
+(cd cadence-devserver && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
 echo "== integration (real Cadence, PostgreSQL, Mosquitto)"
 (cd integration && go vet ./... && go test -count=1 -p 1 -timeout 20m ./...)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -41,6 +42,10 @@ const (
 	memVisibilityDBName = "cadence_visibility.db"
 
 	schemaTimeout = time.Minute
+
+	// timeCollationMarker, in a data dir, says its schema was created with
+	// sqliteTimeCollation; a dir without it predates that and keeps its schema.
+	timeCollationMarker = "schema-time-collation"
 )
 
 // schemaTarget is one database and the schema file that populates it.
@@ -51,6 +56,8 @@ type schemaTarget struct {
 	file string
 	// marker is a table whose presence means the schema is already there.
 	marker string
+	// rewrite, when set, adapts the schema text before it is applied.
+	rewrite func(string) string
 	// recordVersion writes schema_version (PostgreSQL only) so that
 	// cadence-sql-tool can upgrade the database later.
 	recordVersion bool
@@ -66,6 +73,7 @@ func (s *Server) preparePersistence(ctx context.Context) (config.Persistence, er
 		// a plain ":memory:" DSN would give each pool its own empty database.
 		memdb.Create(memDBName, nil)
 		memdb.Create(memVisibilityDBName, nil)
+		useUTC()
 		attrs := map[string]string{"vfs": "memdb", "_pragma.journal_mode": "memory"}
 		targets = sqliteTargets(sqliteSQL("/"+memDBName, attrs), sqliteSQL("/"+memVisibilityDBName, attrs))
 	case PersistenceSQLite:
@@ -74,6 +82,10 @@ func (s *Server) preparePersistence(ctx context.Context) (config.Persistence, er
 		}
 		dir, err := filepath.Abs(s.opts.DataDir)
 		if err != nil {
+			return config.Persistence{}, err
+		}
+		useUTC()
+		if err := s.checkDataDirSchema(dir); err != nil {
 			return config.Persistence{}, err
 		}
 		targets = sqliteTargets(
@@ -119,10 +131,45 @@ func (s *Server) preparePersistence(ctx context.Context) (config.Persistence, er
 	return pcfg, nil
 }
 
+// sqliteTimeColumn matches the time column types of Cadence's SQLite schema.
+var sqliteTimeColumn = regexp.MustCompile(`\bDATETIME\(6\)|\bTIMESTAMP\b`)
+
+// sqliteTimeCollation gives every time column the driver's TIME collation. Times are
+// stored as RFC 3339 text with trailing zeros trimmed, and Cadence compares them in
+// SQL (timer task ranges, visibility), but as plain text "…:18.25Z" sorts after
+// "…:18.253Z". The timer queue then skipped a timer that fell just after its read
+// level, and the workflow waited for it forever. TIME compares such text in time order.
+func sqliteTimeCollation(schema string) string {
+	return sqliteTimeColumn.ReplaceAllString(schema, "$0 COLLATE TIME")
+}
+
+// checkDataDirSchema marks a new data dir as getting the collated schema, and warns
+// about one created before: its timers can fire late or never.
+func (s *Server) checkDataDirSchema(dir string) error {
+	marker := filepath.Join(dir, timeCollationMarker)
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cadence.db")); err == nil {
+		s.logger.Warn("data dir created by an older dev server: its time columns do not sort, so timers may " +
+			"fire late or never; stop the server and remove " + dir + " to start fresh")
+		return nil
+	}
+	if err := os.WriteFile(marker, nil, 0o644); err != nil {
+		return fmt.Errorf("mark data dir: %w", err)
+	}
+	return nil
+}
+
+// useUTC gives every time the server writes the same offset, so the stored text
+// stays in time order across a daylight-saving change. Cadence's crons are UTC anyway.
+func useUTC() { time.Local = time.UTC }
+
 func sqliteTargets(core, visibility *config.SQL) []schemaTarget {
 	return []schemaTarget{
-		{sql: core, fs: sqliteschema.SchemaFS, file: "cadence/schema.sql", marker: "domains"},
-		{sql: visibility, fs: sqliteschema.SchemaFS, file: "visibility/schema.sql", marker: "executions_visibility"},
+		{sql: core, fs: sqliteschema.SchemaFS, file: "cadence/schema.sql", marker: "domains", rewrite: sqliteTimeCollation},
+		{sql: visibility, fs: sqliteschema.SchemaFS, file: "visibility/schema.sql", marker: "executions_visibility",
+			rewrite: sqliteTimeCollation},
 	}
 }
 
@@ -175,9 +222,13 @@ func applySchema(ctx context.Context, t schemaTarget, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
+	schema := string(text)
+	if t.rewrite != nil {
+		schema = t.rewrite(schema)
+	}
 	ctx, cancel := context.WithTimeout(ctx, schemaTimeout)
 	defer cancel()
-	if err := db.ExecSchemaOperationQuery(ctx, string(text)); err != nil {
+	if err := db.ExecSchemaOperationQuery(ctx, schema); err != nil {
 		return fmt.Errorf("apply %s to %s: %w", t.file, t.sql.DatabaseName, err)
 	}
 	if t.recordVersion {
