@@ -173,3 +173,43 @@ func TestWorkerKilledMidFUOTAResumes(t *testing.T) {
 		assert.Len(t, rows, 1, "%s recorded once", d.ID)
 	}
 }
+
+// A LoRaWAN device in a campaign's FUOTA deployment has one update at a time, as an MQTT
+// device does: a single update answers 409 with the campaign, and another campaign
+// leaves the device out.
+func TestLoRaWANDeviceHasOneUpdateAtATime(t *testing.T) {
+	tn := newTenant(t)
+	app := tn.setupLoRaWAN()
+	lora := tn.createLoRaWANDevices(app, "one", "board-one-at-a-time", "1.0.0", 3)
+	for _, d := range lora {
+		fuotaVersions.Store(d.DevEUI, "4.0.0")
+	}
+	fw := tn.uploadFirmware("4.0.0", "board-one-at-a-time", image(100))
+	// Slow enough to still run while the other requests come.
+	first := tn.createCampaign(map[string]any{"name": "first", "firmware_id": fw["id"], "device_ids": loraIDs(lora[:2]),
+		"rollout": map[string]any{"fuota": map[string]any{"multicast_timeout": 15, "deployment_timeout": "2m", "confirm_timeout": "1m"}}})
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+first+"/execute", nil)
+	require.Eventually(t, func() bool {
+		live := tn.do(http.MethodGet, "/api/v1/devices/"+lora[0].ID+"/ota", nil)
+		return live.Status == http.StatusOK && live.Body["campaign_id"] == first
+	}, time.Minute, 100*time.Millisecond, "the device is held by the first campaign")
+	live := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID+"/ota", nil)
+	assert.Contains(t, live["held_by"], "fuota:"+first)
+	assert.NotEmpty(t, live["state"], "the live state comes from the deployment")
+
+	single := tn.do(http.MethodPut, "/api/v1/devices/"+lora[0].ID+"/ota/update", map[string]any{"firmware_id": fw["id"]})
+	require.Equalf(t, http.StatusConflict, single.Status, "%s", single.Raw)
+	assert.Equal(t, first, single.Body["campaign_id"])
+
+	second := tn.createCampaign(map[string]any{"name": "second", "firmware_id": fw["id"],
+		"device_ids": []string{lora[0].ID, lora[2].ID}})
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+second+"/execute", nil)
+	tn.waitState(second, "COMPLETED", 2*time.Minute)
+	devs := tn.campaignDevices(second)
+	assert.Equal(t, "REJECTED", devs[lora[0].ID]["state"], "%v", devs)
+	assert.Equal(t, "update_in_progress", devs[lora[0].ID]["reason"])
+	assert.Equal(t, "SUCCEEDED", devs[lora[2].ID]["state"], "%v", devs)
+
+	st := tn.waitState(first, "COMPLETED", 3*time.Minute)
+	assert.EqualValues(t, 2, statusCounts(st)["SUCCEEDED"], "%v", st)
+}

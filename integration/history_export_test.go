@@ -87,6 +87,27 @@ func TestExportReplayHistories(t *testing.T) {
 		}, time.Minute, 250*time.Millisecond)
 		export(t, domainClient(tn), res["workflow_id"].(string), res["run_id"].(string), "../worker/fuota/testdata/fuota_history.json")
 	})
+
+	t.Run("fuota campaign", func(t *testing.T) {
+		tn := newTenant(t)
+		app := tn.setupLoRaWAN()
+		lora := tn.createLoRaWANDevices(app, "replay-fc", "board-rfc", "1.0.0", 2)
+		for _, d := range lora {
+			fuotaVersions.Store(d.DevEUI, "1.0.1")
+		}
+		fw := tn.uploadFirmware("1.0.1", "board-rfc", image(100))
+		id := tn.createCampaign(map[string]any{"name": "replay", "firmware_id": fw["id"], "device_ids": loraIDs(lora)})
+		tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+		tn.waitState(id, "COMPLETED", 2*time.Minute)
+		c := domainClient(tn)
+		// Holds end when their deployment closes; wait for the first one's end.
+		require.Eventually(t, func() bool {
+			d, err := c.DescribeWorkflowExecution(context.Background(), otaflow.DeviceWorkflowID(lora[0].ID), "")
+			return err == nil && d.GetWorkflowExecutionInfo().CloseStatus != nil
+		}, time.Minute, 250*time.Millisecond)
+		export(t, c, otaflow.FUOTAWorkflowID(id, app.ProfileID, 1), "", "../worker/fuota/testdata/fuota_campaign_history.json")
+		export(t, c, otaflow.DeviceWorkflowID(lora[0].ID), "", "../worker/fuota/testdata/device_hold_history.json")
+	})
 }
 
 func export(t *testing.T, c cadence.Client, wfID, runID, path string) {

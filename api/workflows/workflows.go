@@ -170,7 +170,29 @@ func (c *Cadence) QueryDeviceRun(ctx context.Context, domain, deviceID string) (
 	if err := v.Get(&st); err != nil {
 		return otaflow.DeviceRunState{}, fmt.Errorf("decode device run state: %w", err)
 	}
+	if st.HeldBy != "" {
+		return c.heldDeviceState(ctx, domain, st)
+	}
 	return st, nil
+}
+
+// heldDeviceState reads a held device's state from the FUOTA deployment holding it.
+func (c *Cadence) heldDeviceState(ctx context.Context, domain string, held otaflow.DeviceRunState) (otaflow.DeviceRunState, error) {
+	v, err := c.client(domain).QueryWorkflow(ctx, held.HeldBy, "", otaflow.QueryState)
+	if err != nil {
+		return otaflow.DeviceRunState{}, classify(err)
+	}
+	var dep otaflow.FUOTAResult
+	if err := v.Get(&dep); err != nil {
+		return otaflow.DeviceRunState{}, fmt.Errorf("decode deployment state: %w", err)
+	}
+	for i, id := range dep.DeviceIDs {
+		if id == held.DeviceID && i < len(dep.States) && i < len(dep.Reasons) {
+			held.State, held.Reason, held.CommandID = dep.States[i], dep.Reasons[i], dep.DeploymentID
+			return held, nil
+		}
+	}
+	return held, nil
 }
 
 // SignalCampaign implements app.Workflows.

@@ -170,6 +170,9 @@ type DeviceRunState struct {
 	CommandID       string            `json:"command_id,omitempty"`
 	ProgressPercent int               `json:"progress_percent"`
 	History         []Transition      `json:"history"`
+	// HeldBy is set by a device hold (OTA_DEVICE_HOLD): the device's state lives in
+	// that FUOTA deployment run.
+	HeldBy string `json:"held_by,omitempty"`
 }
 
 // ReadyCheck is the result of check_device_ready.

@@ -17,6 +17,10 @@ const (
 	LoRaWANReconcileWorkflow = "LORAWAN_RECONCILE"
 	// FUOTAWorkflow runs one ChirpStack FUOTA deployment for devices sharing a profile.
 	FUOTAWorkflow = "LORAWAN_FUOTA_DEPLOYMENT"
+	// DeviceHoldWorkflow holds a device's update id (DeviceWorkflowID) for a campaign's
+	// FUOTA deployment, so that Cadence refuses any other update of the device meanwhile,
+	// as it does for an MQTT device's run.
+	DeviceHoldWorkflow = "OTA_DEVICE_HOLD"
 
 	ActivityFUOTAPrepare  = "fuota_prepare"
 	ActivityFUOTAStart    = "fuota_start"
@@ -36,6 +40,15 @@ const ReconcileWorkflowID = "lorawan-reconcile"
 // FUOTAWorkflowID names a campaign's deployment for one device profile and wave.
 func FUOTAWorkflowID(campaignID, profileID string, wave int) string {
 	return "fuota:" + campaignID + ":" + profileID + ":" + strconv.Itoa(wave)
+}
+
+// DeviceHoldInput starts OTA_DEVICE_HOLD as a child of the deployment holding the device.
+type DeviceHoldInput struct {
+	DeviceID   string
+	CampaignID string
+	// DeploymentWorkflowID is the LORAWAN_FUOTA_DEPLOYMENT run the device belongs to; the
+	// hold's state query points there.
+	DeploymentWorkflowID string
 }
 
 // FUOTAParams are the multicast and fragmentation settings of a deployment. Zero values
@@ -95,6 +108,9 @@ type FUOTAResult struct {
 	DeploymentID string
 	States       []model.DeviceState
 	Reasons      []string
+	// DeviceIDs name the devices of States and Reasons (same order); set by the state
+	// query, so a device's live state can be picked out.
+	DeviceIDs []string `json:",omitempty"`
 }
 
 // Validate checks deployment settings; field names are relative to prefix.

@@ -80,7 +80,10 @@ func (r *run) snapshot() (interface{}, error) {
 			History: append([]otaflow.Transition(nil), r.history[0]...)}, nil
 	}
 	res := otaflow.FUOTAResult{DeploymentID: r.deployment, States: append([]model.DeviceState(nil), r.states...),
-		Reasons: append([]string(nil), r.reasons...)}
+		Reasons: append([]string(nil), r.reasons...), DeviceIDs: make([]string, len(r.in.Devices))}
+	for i, d := range r.in.Devices {
+		res.DeviceIDs[i] = d.DeviceID
+	}
 	return res, nil
 }
 
@@ -123,15 +126,25 @@ func (f *Flow) Run(ctx workflow.Context, in otaflow.FUOTAInput) (otaflow.FUOTARe
 
 func (r *run) execute(ctx workflow.Context) error {
 	in := r.in
+	members := r.members(ctx)
+	if len(members) == 0 {
+		return nil
+	}
+	sub := in
+	sub.Devices = make([]otaflow.FUOTADevice, len(members))
+	for k, i := range members {
+		sub.Devices[k] = in.Devices[i]
+	}
 	var prep Prepared
-	req := PrepareRequest{Input: in, Name: "ota " + r.wfID + " " + r.runID, Policy: r.policy}
+	req := PrepareRequest{Input: sub, Name: "ota " + r.wfID + " " + r.runID, Policy: r.policy}
 	if err := r.step(ctx, otaflow.ActivityFUOTAPrepare, r.acts.Prepare, req, &prep); err != nil {
 		return err
 	}
 	r.deployment = prep.DeploymentID
-	copy(r.from, prep.From)
 	live := 0
-	for i, reason := range prep.Rejected {
+	for k, i := range members {
+		r.from[i] = prep.From[k]
+		reason := prep.Rejected[k]
 		switch {
 		case reason == otaflow.ReasonAlreadyOnTarget:
 			r.set(ctx, i, model.StateSucceeded, reason)
@@ -156,6 +169,31 @@ func (r *run) execute(ctx workflow.Context) error {
 		return err
 	}
 	return r.confirm(ctx)
+}
+
+// deviceHoldsChange versions the device holds: runs recorded before them replay without.
+const deviceHoldsChange = "device-holds"
+
+// members are the indexes of the devices that take part. A campaign's deployment first
+// holds each device's update id (see holdDevices); a single-device update already runs
+// under that id.
+func (r *run) members(ctx workflow.Context) []int {
+	all := make([]int, 0, len(r.in.Devices))
+	for i := range r.in.Devices {
+		all = append(all, i)
+	}
+	single := len(r.in.Devices) == 1 && r.wfID == otaflow.DeviceWorkflowID(r.in.Devices[0].DeviceID)
+	if single || len(all) == 0 || workflow.GetVersion(ctx, deviceHoldsChange, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return all
+	}
+	held := r.holdDevices(ctx)
+	var members []int
+	for _, i := range all {
+		if held[i] {
+			members = append(members, i)
+		}
+	}
+	return members
 }
 
 // follow polls the deployment until ChirpStack completes it or the timeout ends it.
@@ -313,6 +351,7 @@ type Registry interface {
 // Register registers the workflow and its activities under their contract names.
 func Register(reg Registry, a *Activities) {
 	reg.RegisterWorkflowWithOptions(NewFlow(a).Run, workflow.RegisterOptions{Name: otaflow.FUOTAWorkflow})
+	reg.RegisterWorkflowWithOptions(Hold, workflow.RegisterOptions{Name: otaflow.DeviceHoldWorkflow})
 	for _, act := range []struct {
 		name string
 		fn   interface{}

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/suite"
 	"go.uber.org/cadence/testsuite"
+	"go.uber.org/cadence/workflow"
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/pkg/model"
@@ -155,4 +156,36 @@ func (s *FUOTASuite) TestNoEligibleDeviceSkipsTheDeployment() {
 	s.Equal(0, s.polls, "ChirpStack is never asked")
 	s.Equal(map[string]model.DeviceState{"d1": model.StateSucceeded, "d2": model.StateRejected,
 		"d3": model.StateRejected, "d4": model.StateRejected}, s.states())
+}
+
+func (s *FUOTASuite) TestCampaignDeploymentHoldsEachDevice() {
+	var holds []otaflow.DeviceHoldInput
+	s.env.OnWorkflow(otaflow.DeviceHoldWorkflow, mock.Anything, mock.Anything).Return(
+		func(_ workflow.Context, in otaflow.DeviceHoldInput) error { holds = append(holds, in); return nil })
+	s.statuses = []otaflow.FUOTAStatus{{Completed: true}}
+	s.env.ExecuteWorkflow(otaflow.FUOTAWorkflow, fuotaInput)
+	s.Require().NoError(s.env.GetWorkflowError())
+	held := map[string]bool{}
+	for _, h := range holds {
+		held[h.DeviceID] = true
+		s.Equal("c", h.CampaignID)
+		s.NotEmpty(h.DeploymentWorkflowID)
+	}
+	s.Equal(map[string]bool{"d1": true, "d2": true, "d3": true, "d4": true}, held, "one hold per device")
+}
+
+func (s *FUOTASuite) TestHoldPointsItsQueryAtTheDeployment() {
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(otaflow.QueryState)
+		s.Require().NoError(err)
+		var st otaflow.DeviceRunState
+		s.Require().NoError(v.Get(&st))
+		s.Equal("fuota:c:p:1", st.HeldBy)
+		s.Equal("c", st.CampaignID)
+		s.env.CancelWorkflow() // the deployment closed
+	}, time.Minute)
+	s.env.ExecuteWorkflow(otaflow.DeviceHoldWorkflow, otaflow.DeviceHoldInput{DeviceID: "d1", CampaignID: "c",
+		DeploymentWorkflowID: "fuota:c:p:1"})
+	s.True(s.env.IsWorkflowCompleted())
+	s.NoError(s.env.GetWorkflowError(), "a released hold ends without error")
 }
