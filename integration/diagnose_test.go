@@ -17,12 +17,7 @@ import (
 // runs (one level down) and its last history events — so a test that times out says
 // what it was waiting for rather than only that it waited.
 func explainWorkflow(tn tenant, workflowID string) string {
-	conn, err := cadenceclient.Dial(cfg.Cadence, "it-diagnose")
-	if err != nil {
-		return "diagnose: " + err.Error()
-	}
-	defer conn.Close()
-	c := cadence.NewClient(conn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
+	c := tenantClient(tn)
 	var b strings.Builder
 	describeRun(&b, c, workflowID, "", 1)
 	busySessions(&b)
@@ -96,19 +91,33 @@ func describeRun(b *strings.Builder, c cadence.Client, workflowID, runID string,
 func lastEvents(b *strings.Builder, c cadence.Client, workflowID, runID string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	events, err := historyEvents(ctx, c, workflowID, runID)
+	if err != nil {
+		fmt.Fprintf(b, "\n  history: %v", err)
+		return
+	}
+	for _, ev := range events[max(0, len(events)-n):] {
+		fmt.Fprintf(b, "\n  #%d %s %s", ev.GetEventId(), clock(ev.GetTimestamp()), ev.GetEventType())
+	}
+}
+
+// tenantClient reads a tenant's workflows in its Cadence domain.
+func tenantClient(tn tenant) cadence.Client {
+	return cadence.NewClient(cadenceConn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
+}
+
+// historyEvents is a run's whole history ("" = the latest run).
+func historyEvents(ctx context.Context, c cadence.Client, workflowID, runID string) ([]*shared.HistoryEvent, error) {
 	it := c.GetWorkflowHistory(ctx, workflowID, runID, false, shared.HistoryEventFilterTypeAllEvent)
 	var events []*shared.HistoryEvent
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			fmt.Fprintf(b, "\n  history: %v", err)
-			return
+			return nil, err
 		}
 		events = append(events, ev)
 	}
-	for _, ev := range events[max(0, len(events)-n):] {
-		fmt.Fprintf(b, "\n  #%d %s %s", ev.GetEventId(), clock(ev.GetTimestamp()), ev.GetEventType())
-	}
+	return events, nil
 }
 
 // clock is a Cadence timestamp (Unix nanoseconds) as a time of day, "-" when unset.

@@ -41,6 +41,21 @@ func (tn tenant) createLoRaWANDevices(app chirpStackApp, prefix, model, version 
 	return out
 }
 
+// loraFleetForUpdate makes n LoRaWAN devices of model on 1.0.0 that report target after a
+// FUOTA deployment, and uploads target's firmware for them.
+func (tn tenant) loraFleetForUpdate(app chirpStackApp, prefix, model, target string, n, imageLen int) ([]loraDevice, map[string]any) {
+	tn.t.Helper()
+	lora := tn.createLoRaWANDevices(app, prefix, model, "1.0.0", n)
+	for _, d := range lora {
+		fuotaVersions.Store(d.DevEUI, target)
+	}
+	return lora, tn.uploadFirmware(target, model, image(imageLen))
+}
+
+// slowFUOTA keeps a deployment running for several seconds, long enough to act on it
+// mid-way.
+var slowFUOTA = map[string]any{"fuota": map[string]any{"multicast_timeout": 15, "deployment_timeout": "2m", "confirm_timeout": "1m"}}
+
 func loraIDs(ds []loraDevice) []string {
 	out := make([]string, len(ds))
 	for i, d := range ds {
@@ -55,11 +70,7 @@ func TestMixedCampaignMQTTAndLoRaWAN(t *testing.T) {
 	ipFleet := specs("mix-ip", 2, "board-mix", "1.0.0")
 	tn.createDevices(ipFleet)
 	tn.startFleet(ipFleet)
-	lora := tn.createLoRaWANDevices(app, "mix-lora", "board-mix", "1.0.0", 3)
-	for _, d := range lora {
-		fuotaVersions.Store(d.DevEUI, "2.0.0")
-	}
-	fw := tn.uploadFirmware("2.0.0", "board-mix", image(150))
+	lora, fw := tn.loraFleetForUpdate(app, "mix-lora", "board-mix", "2.0.0", 3, 150)
 	id := tn.createCampaign(map[string]any{"name": "mixed", "firmware_id": fw["id"],
 		"device_ids": append(ids(ipFleet), loraIDs(lora)...)})
 	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
@@ -96,12 +107,8 @@ func TestMixedCampaignMQTTAndLoRaWAN(t *testing.T) {
 func TestFUOTADeviceThatNeverCompletesTimesOut(t *testing.T) {
 	tn := newTenant(t)
 	app := tn.setupLoRaWAN()
-	lora := tn.createLoRaWANDevices(app, "silent", "board-fu", "1.0.0", 3)
-	for _, d := range lora {
-		fuotaVersions.Store(d.DevEUI, "1.1.0")
-	}
+	lora, fw := tn.loraFleetForUpdate(app, "silent", "board-fu", "1.1.0", 3, 100)
 	chirp.SilenceDevice(lora[1].DevEUI)
-	fw := tn.uploadFirmware("1.1.0", "board-fu", image(100))
 	id := tn.createCampaign(map[string]any{"name": "fuota", "firmware_id": fw["id"], "device_ids": loraIDs(lora)})
 	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
 	st := tn.waitState(id, "COMPLETED", 2*time.Minute)
@@ -116,9 +123,7 @@ func TestFUOTADeviceThatNeverCompletesTimesOut(t *testing.T) {
 func TestSingleLoRaWANDeviceUpdate(t *testing.T) {
 	tn := newTenant(t)
 	app := tn.setupLoRaWAN()
-	lora := tn.createLoRaWANDevices(app, "one", "board-one", "1.0.0", 1)
-	fuotaVersions.Store(lora[0].DevEUI, "1.0.5")
-	fw := tn.uploadFirmware("1.0.5", "board-one", image(50))
+	lora, fw := tn.loraFleetForUpdate(app, "one", "board-one", "1.0.5", 1, 50)
 	res := tn.mustDo(http.StatusAccepted, http.MethodPut, "/api/v1/devices/"+lora[0].ID+"/ota/update",
 		map[string]any{"firmware_id": fw["id"]})
 	assert.Equal(t, "ota-device:"+lora[0].ID, res["workflow_id"])
@@ -135,14 +140,10 @@ func TestSingleLoRaWANDeviceUpdate(t *testing.T) {
 func TestWorkerKilledMidFUOTAResumes(t *testing.T) {
 	tn := newTenant(t)
 	app := tn.setupLoRaWAN()
-	lora := tn.createLoRaWANDevices(app, "kill", "board-kill", "1.0.0", 2)
-	for _, d := range lora {
-		fuotaVersions.Store(d.DevEUI, "3.0.0")
-	}
-	fw := tn.uploadFirmware("3.0.0", "board-kill", image(100))
+	lora, fw := tn.loraFleetForUpdate(app, "kill", "board-kill", "3.0.0", 2, 100)
 	// Slow enough that the deployment is mid-way when the worker dies.
 	id := tn.createCampaign(map[string]any{"name": "kill", "firmware_id": fw["id"], "device_ids": loraIDs(lora),
-		"rollout": map[string]any{"fuota": map[string]any{"multicast_timeout": 15, "deployment_timeout": "2m", "confirm_timeout": "1m"}}})
+		"rollout": slowFUOTA})
 	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
 	require.Eventually(t, func() bool {
 		for _, dep := range chirp.Deployments() {
@@ -180,14 +181,10 @@ func TestWorkerKilledMidFUOTAResumes(t *testing.T) {
 func TestLoRaWANDeviceHasOneUpdateAtATime(t *testing.T) {
 	tn := newTenant(t)
 	app := tn.setupLoRaWAN()
-	lora := tn.createLoRaWANDevices(app, "one", "board-one-at-a-time", "1.0.0", 3)
-	for _, d := range lora {
-		fuotaVersions.Store(d.DevEUI, "4.0.0")
-	}
-	fw := tn.uploadFirmware("4.0.0", "board-one-at-a-time", image(100))
+	lora, fw := tn.loraFleetForUpdate(app, "one", "board-one-at-a-time", "4.0.0", 3, 100)
 	// Slow enough to still run while the other requests come.
 	first := tn.createCampaign(map[string]any{"name": "first", "firmware_id": fw["id"], "device_ids": loraIDs(lora[:2]),
-		"rollout": map[string]any{"fuota": map[string]any{"multicast_timeout": 15, "deployment_timeout": "2m", "confirm_timeout": "1m"}}})
+		"rollout": slowFUOTA})
 	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+first+"/execute", nil)
 	require.Eventually(t, func() bool {
 		live := tn.do(http.MethodGet, "/api/v1/devices/"+lora[0].ID+"/ota", nil)

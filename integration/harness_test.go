@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/gateway"
+	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/simulator/chirpstacksim"
 	"github.com/otaplane/ota/simulator/devicesim"
@@ -34,6 +35,8 @@ var (
 	worker *workerProcess
 	// chirp is the ChirpStack v4 stand-in every LoRaWAN test talks to.
 	chirp *chirpstacksim.Server
+	// cadenceConn lets tests read workflows directly (histories, descriptions).
+	cadenceConn *cadenceclient.Conn
 )
 
 const chirpToken = "it-chirpstack-api-token"
@@ -140,6 +143,10 @@ func run(m *testing.M) (int, error) {
 	if worker, err = startWorker(tmp, dbName); err != nil {
 		return 0, err
 	}
+	if cadenceConn, err = cadenceclient.Dial(cfg.Cadence, "integration-tests"); err != nil {
+		return 0, err
+	}
+	defer cadenceConn.Close()
 
 	code := m.Run()
 	worker.stop()

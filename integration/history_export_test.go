@@ -11,10 +11,8 @@ import (
 
 	"github.com/chirpstack/chirpstack/api/go/v4/api"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/cadence/.gen/go/shared"
 	cadence "go.uber.org/cadence/client"
 
-	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/otaflow"
 )
 
@@ -23,12 +21,6 @@ import (
 func TestExportReplayHistories(t *testing.T) {
 	if os.Getenv("OTA_EXPORT_HISTORIES") == "" {
 		t.Skip("set OTA_EXPORT_HISTORIES=1 to re-export replay histories")
-	}
-	conn, err := cadenceclient.Dial(cfg.Cadence, "history-export")
-	require.NoError(t, err)
-	defer conn.Close()
-	domainClient := func(tn tenant) cadence.Client {
-		return cadence.NewClient(conn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
 	}
 
 	t.Run("ota", func(t *testing.T) {
@@ -43,7 +35,7 @@ func TestExportReplayHistories(t *testing.T) {
 		exec := tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
 		waitCampaign(t, tn, id, time.Minute)
 
-		c := domainClient(tn)
+		c := tenantClient(tn)
 		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices", nil)["devices"].([]any)[0].(map[string]any)
 		export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_history.json")
 		export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_device_history.json")
@@ -53,7 +45,7 @@ func TestExportReplayHistories(t *testing.T) {
 		tn := newTenant(t)
 		app := tn.setupLoRaWAN()
 		tn.warmUp(app)
-		c := domainClient(tn)
+		c := tenantClient(tn)
 
 		tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/lorawan/devices", loraBody("replay-1", newEUI(), app.ProfileID))
 		export(t, c, otaflow.LoRaWANDeviceWorkflowID("replay-1"), "", "../worker/lorawan/testdata/device_sync_history.json")
@@ -76,30 +68,24 @@ func TestExportReplayHistories(t *testing.T) {
 	t.Run("fuota", func(t *testing.T) {
 		tn := newTenant(t)
 		app := tn.setupLoRaWAN()
-		lora := tn.createLoRaWANDevices(app, "replay-fu", "board-rf", "1.0.0", 1)
-		fuotaVersions.Store(lora[0].DevEUI, "1.0.1")
-		fw := tn.uploadFirmware("1.0.1", "board-rf", image(100))
+		lora, fw := tn.loraFleetForUpdate(app, "replay-fu", "board-rf", "1.0.1", 1, 100)
 		res := tn.mustDo(http.StatusAccepted, http.MethodPut, "/api/v1/devices/"+lora[0].ID+"/ota/update",
 			map[string]any{"firmware_id": fw["id"]})
 		require.Eventually(t, func() bool {
 			dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+lora[0].ID, nil)
 			return dev["firmware_version"] == "1.0.1"
 		}, time.Minute, 250*time.Millisecond)
-		export(t, domainClient(tn), res["workflow_id"].(string), res["run_id"].(string), "../worker/fuota/testdata/fuota_history.json")
+		export(t, tenantClient(tn), res["workflow_id"].(string), res["run_id"].(string), "../worker/fuota/testdata/fuota_history.json")
 	})
 
 	t.Run("fuota campaign", func(t *testing.T) {
 		tn := newTenant(t)
 		app := tn.setupLoRaWAN()
-		lora := tn.createLoRaWANDevices(app, "replay-fc", "board-rfc", "1.0.0", 2)
-		for _, d := range lora {
-			fuotaVersions.Store(d.DevEUI, "1.0.1")
-		}
-		fw := tn.uploadFirmware("1.0.1", "board-rfc", image(100))
+		lora, fw := tn.loraFleetForUpdate(app, "replay-fc", "board-rfc", "1.0.1", 2, 100)
 		id := tn.createCampaign(map[string]any{"name": "replay", "firmware_id": fw["id"], "device_ids": loraIDs(lora)})
 		tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
 		tn.waitState(id, "COMPLETED", 2*time.Minute)
-		c := domainClient(tn)
+		c := tenantClient(tn)
 		// Holds end when their deployment closes; wait for the first one's end.
 		require.Eventually(t, func() bool {
 			d, err := c.DescribeWorkflowExecution(context.Background(), otaflow.DeviceWorkflowID(lora[0].ID), "")
@@ -113,13 +99,8 @@ func TestExportReplayHistories(t *testing.T) {
 func export(t *testing.T, c cadence.Client, wfID, runID, path string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	it := c.GetWorkflowHistory(ctx, wfID, runID, false, shared.HistoryEventFilterTypeAllEvent)
-	var events []*shared.HistoryEvent
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		events = append(events, ev)
-	}
+	events, err := historyEvents(ctx, c, wfID, runID)
+	require.NoError(t, err)
 	raw, err := json.MarshalIndent(events, "", "  ")
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))

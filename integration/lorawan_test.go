@@ -14,12 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/cadence/.gen/go/shared"
-	cadence "go.uber.org/cadence/client"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/simulator/chirpstacksim"
 )
@@ -456,24 +454,12 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-func tenantClient(t *testing.T, tn tenant) cadence.Client {
-	conn, err := cadenceclient.Dial(cfg.Cadence, "lorawan-test")
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	return cadence.NewClient(conn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
-}
-
 // workflowHistory is the latest run's full history as JSON.
 func workflowHistory(t *testing.T, tn tenant, wfID string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	it := tenantClient(t, tn).GetWorkflowHistory(ctx, wfID, "", false, shared.HistoryEventFilterTypeAllEvent)
-	var events []*shared.HistoryEvent
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		events = append(events, ev)
-	}
+	events, err := historyEvents(ctx, tenantClient(tn), wfID, "")
+	require.NoError(t, err)
 	require.NotEmpty(t, events)
 	return string(mustJSON(t, events))
 }
@@ -481,7 +467,7 @@ func workflowHistory(t *testing.T, tn tenant, wfID string) string {
 func describe(t *testing.T, tn tenant, wfID string) *shared.DescribeWorkflowExecutionResponse {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	desc, err := tenantClient(t, tn).DescribeWorkflowExecution(ctx, wfID, "")
+	desc, err := tenantClient(tn).DescribeWorkflowExecution(ctx, wfID, "")
 	require.NoError(t, err)
 	return desc
 }

@@ -8,10 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/cadence/.gen/go/shared"
-	cadence "go.uber.org/cadence/client"
 
-	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/otaflow"
 )
 
@@ -58,10 +55,7 @@ func TestCampaignHistoryStaysBounded(t *testing.T) {
 	st := tn.waitState(id, "COMPLETED", 2*time.Minute)
 	assert.EqualValues(t, 11, statusCounts(st)["SUCCEEDED"])
 
-	conn, err := cadenceclient.Dial(cfg.Cadence, "it-history")
-	require.NoError(t, err)
-	defer conn.Close()
-	c := cadence.NewClient(conn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
+	c := tenantClient(tn)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	desc, err := c.DescribeWorkflowExecution(ctx, otaflow.CampaignWorkflowID(id), "")
@@ -72,17 +66,15 @@ func TestCampaignHistoryStaysBounded(t *testing.T) {
 	// Follow the chain from the first run: each run's history stays small.
 	runs := 0
 	for runID := exec["run_id"].(string); runID != ""; runs++ {
-		it := c.GetWorkflowHistory(ctx, otaflow.CampaignWorkflowID(id), runID, false, shared.HistoryEventFilterTypeAllEvent)
-		events, next := 0, ""
-		for it.HasNext() {
-			ev, err := it.Next()
-			require.NoError(t, err)
-			events++
+		events, err := historyEvents(ctx, c, otaflow.CampaignWorkflowID(id), runID)
+		require.NoError(t, err)
+		next := ""
+		for _, ev := range events {
 			if a := ev.WorkflowExecutionContinuedAsNewEventAttributes; a != nil {
 				next = a.GetNewExecutionRunId()
 			}
 		}
-		assert.Less(t, events, 200, "run %s has %d events", runID, events)
+		assert.Less(t, len(events), 200, "run %s has %d events", runID, len(events))
 		runID = next
 	}
 	assert.GreaterOrEqual(t, runs, 3, "11 devices at 4 per run span at least 3 runs")

@@ -69,6 +69,19 @@ func (s *Server) failLoRaWAN(c *gin.Context, err error) {
 	c.AbortWithStatusJSON(status, body)
 }
 
+// answerOperation answers a device operation: its error, 202 while it still runs, or
+// done's answer once it has finished.
+func (s *Server) answerOperation(c *gin.Context, err error, finished bool, run app.WorkflowRef, what string, done func()) {
+	switch {
+	case err != nil:
+		s.failLoRaWAN(c, err)
+	case !finished:
+		accepted(c, run, what)
+	default:
+		done()
+	}
+}
+
 // accepted answers an operation that is still running after the wait.
 func accepted(c *gin.Context, ref app.WorkflowRef, what string) {
 	c.JSON(http.StatusAccepted, gin.H{"workflow_id": ref.WorkflowID, "run_id": ref.RunID, "status": "running",
@@ -132,14 +145,7 @@ func (s *Server) createLoRaWANDevice(c *gin.Context) {
 	out, err := s.lorawan.CreateDevice(c.Request.Context(), mustTenant(c), app.NewLoRaWANDevice{
 		ID: req.ID, DevEUI: req.DevEUI, JoinEUI: req.JoinEUI, AppKey: req.AppKey, DeviceProfileID: req.DeviceProfileID,
 		HardwareModel: req.HardwareModel, FirmwareVersion: req.FirmwareVersion, Labels: req.Labels, Name: req.Name})
-	switch {
-	case err != nil:
-		s.failLoRaWAN(c, err)
-	case !out.Done:
-		accepted(c, out.Workflow, "creating the device")
-	default:
-		c.JSON(http.StatusCreated, out.Device)
-	}
+	s.answerOperation(c, err, out.Done, out.Workflow, "creating the device", func() { c.JSON(http.StatusCreated, out.Device) })
 }
 
 func (s *Server) listLoRaWANDevices(c *gin.Context) {
@@ -179,26 +185,12 @@ func (s *Server) updateLoRaWANDevice(c *gin.Context) {
 	}
 	out, err := s.lorawan.UpdateDevice(c.Request.Context(), mustTenant(c), c.Param("id"), otaflow.LoRaWANChange{
 		Labels: req.Labels, HardwareModel: req.HardwareModel, DeviceProfileID: req.DeviceProfileID, Name: req.Name})
-	switch {
-	case err != nil:
-		s.failLoRaWAN(c, err)
-	case !out.Done:
-		accepted(c, out.Workflow, "updating the device")
-	default:
-		c.JSON(http.StatusOK, out.Device)
-	}
+	s.answerOperation(c, err, out.Done, out.Workflow, "updating the device", func() { c.JSON(http.StatusOK, out.Device) })
 }
 
 func (s *Server) deleteLoRaWANDevice(c *gin.Context) {
 	out, err := s.lorawan.DeleteDevice(c.Request.Context(), mustTenant(c), c.Param("id"))
-	switch {
-	case err != nil:
-		s.failLoRaWAN(c, err)
-	case !out.Done:
-		accepted(c, out.Workflow, "deleting the device")
-	default:
-		c.Status(http.StatusNoContent)
-	}
+	s.answerOperation(c, err, out.Done, out.Workflow, "deleting the device", func() { c.Status(http.StatusNoContent) })
 }
 
 // reconcileResponse is the report with the run that made it.
@@ -219,12 +211,7 @@ func (s *Server) reconcileLoRaWAN(c *gin.Context) {
 		reportOnly = v
 	}
 	out, err := s.lorawan.Reconcile(c.Request.Context(), mustTenant(c), reportOnly)
-	switch {
-	case err != nil:
-		s.failLoRaWAN(c, err)
-	case !out.Done:
-		accepted(c, out.Workflow, "the reconcile run")
-	default:
+	s.answerOperation(c, err, out.Done, out.Workflow, "the reconcile run", func() {
 		c.JSON(http.StatusOK, reconcileResponse{ReconcileReport: out.Report, WorkflowRef: out.Workflow})
-	}
+	})
 }

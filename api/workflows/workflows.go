@@ -72,17 +72,31 @@ func (c *Cadence) RegisterDomain(ctx context.Context, domain, description string
 // StartDeviceUpdate implements app.Workflows. The workflow id is the device's, so Cadence
 // itself refuses a second concurrent update (no database race).
 func (c *Cadence) StartDeviceUpdate(ctx context.Context, domain string, in otaflow.UpdateDeviceInput) (string, error) {
+	return c.startDeviceRun(ctx, domain, in.DeviceID, in.CampaignID, in.Policy.RunTimeout(), otaflow.UpdateDeviceWorkflow, in)
+}
+
+// StartDeviceFUOTA implements app.Workflows: a LoRaWAN device's update runs under the same
+// device id, so it excludes every other update of the device as well.
+func (c *Cadence) StartDeviceFUOTA(ctx context.Context, domain string, in otaflow.FUOTAInput) (string, error) {
+	bound := in.Params.DeploymentTimeout.D() + in.Params.ConfirmTimeout.D() + time.Hour
+	return c.startDeviceRun(ctx, domain, in.Devices[0].DeviceID, in.CampaignID, bound, otaflow.FUOTAWorkflow, in)
+}
+
+// startDeviceRun starts workflowType under the device's update id; a running update
+// answers UpdateInProgressError.
+func (c *Cadence) startDeviceRun(ctx context.Context, domain, deviceID, campaignID string, bound time.Duration,
+	workflowType string, in interface{}) (string, error) {
 	ctx, cancel := c.rpc(ctx)
 	defer cancel()
-	wfID := otaflow.DeviceWorkflowID(in.DeviceID)
+	wfID := otaflow.DeviceWorkflowID(deviceID)
 	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                              wfID,
 		TaskList:                        c.cfg.TaskList,
-		ExecutionStartToCloseTimeout:    in.Policy.RunTimeout(),
+		ExecutionStartToCloseTimeout:    bound,
 		DecisionTaskStartToCloseTimeout: 20 * time.Second,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
-		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
-	}, otaflow.UpdateDeviceWorkflow, in)
+		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: campaignID},
+	}, workflowType, in)
 	var started *shared.WorkflowExecutionAlreadyStartedError
 	if errors.As(err, &started) {
 		return "", c.inProgress(ctx, domain, wfID)
@@ -111,29 +125,6 @@ func (c *Cadence) inProgress(ctx context.Context, domain, wfID string) error {
 		}
 	}
 	return e
-}
-
-// StartDeviceFUOTA implements app.Workflows.
-func (c *Cadence) StartDeviceFUOTA(ctx context.Context, domain string, in otaflow.FUOTAInput) (string, error) {
-	ctx, cancel := c.rpc(ctx)
-	defer cancel()
-	wfID := otaflow.DeviceWorkflowID(in.Devices[0].DeviceID)
-	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                              wfID,
-		TaskList:                        c.cfg.TaskList,
-		ExecutionStartToCloseTimeout:    in.Params.DeploymentTimeout.D() + in.Params.ConfirmTimeout.D() + time.Hour,
-		DecisionTaskStartToCloseTimeout: 20 * time.Second,
-		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
-		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: in.CampaignID},
-	}, otaflow.FUOTAWorkflow, in)
-	var started *shared.WorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) {
-		return "", c.inProgress(ctx, domain, wfID)
-	}
-	if err != nil {
-		return "", classify(err)
-	}
-	return exec.RunID, nil
 }
 
 // StartCampaign implements app.Workflows; a campaign executes once.

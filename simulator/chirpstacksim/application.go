@@ -64,17 +64,12 @@ func (svc *applicationService) Create(_ context.Context, req *api.CreateApplicat
 }
 
 func (svc *applicationService) Get(_ context.Context, req *api.GetApplicationRequest) (*api.GetApplicationResponse, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.apps, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.apps[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	return &api.GetApplicationResponse{
 		Application:     clone(rec.a),
 		CreatedAt:       pbTime(rec.createdAt),
@@ -88,17 +83,12 @@ func (svc *applicationService) Update(_ context.Context, req *api.UpdateApplicat
 	if in == nil {
 		return nil, status.Error(codes.InvalidArgument, "application is missing")
 	}
-	id, err := parseUUID("id", in.GetId())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.apps, parseUUID, "id", in.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.apps[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	// Like ChirpStack, only the descriptive fields change; the tenant is fixed.
 	rec.a.Name = in.GetName()
 	rec.a.Description = in.GetDescription()
@@ -110,16 +100,12 @@ func (svc *applicationService) Update(_ context.Context, req *api.UpdateApplicat
 // Delete cascades to the application's devices and FUOTA deployments, as the
 // foreign keys in ChirpStack's schema do.
 func (svc *applicationService) Delete(_ context.Context, req *api.DeleteApplicationRequest) (*emptypb.Empty, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	id, _, err := lookupLocked(s, s.apps, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.apps[id]; !ok {
-		return nil, errNotFound(id)
-	}
 	for eui, d := range s.devices {
 		if d.d.GetApplicationId() == id {
 			s.deleteDeviceLocked(eui)

@@ -77,17 +77,12 @@ func (s *Server) checkDeviceRefsLocked(appID, profileID string) error {
 }
 
 func (svc *deviceService) Get(_ context.Context, req *api.GetDeviceRequest) (*api.GetDeviceResponse, error) {
-	eui, err := parseEUI64("dev_eui", req.GetDevEui())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.devices, parseEUI64, "dev_eui", req.GetDevEui())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.devices[eui]
-	if !ok {
-		return nil, errNotFound(eui)
-	}
 	resp := &api.GetDeviceResponse{
 		Device:       clone(rec.d),
 		CreatedAt:    pbTime(rec.createdAt),
@@ -141,16 +136,12 @@ func (svc *deviceService) Update(_ context.Context, req *api.UpdateDeviceRequest
 }
 
 func (svc *deviceService) Delete(_ context.Context, req *api.DeleteDeviceRequest) (*emptypb.Empty, error) {
-	eui, err := parseEUI64("dev_eui", req.GetDevEui())
+	s := svc.s
+	eui, _, err := lookupLocked(s, s.devices, parseEUI64, "dev_eui", req.GetDevEui())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.devices[eui]; !ok {
-		return nil, errNotFound(eui)
-	}
 	s.deleteDeviceLocked(eui)
 	return &emptypb.Empty{}, nil
 }
@@ -346,17 +337,12 @@ func parseDeviceKeys(in *api.DeviceKeys) (*api.DeviceKeys, error) {
 // GetActivation returns the session created by the last PublishJoin; a device
 // that never joined gets an empty response, as in ChirpStack.
 func (svc *deviceService) GetActivation(_ context.Context, req *api.GetDeviceActivationRequest) (*api.GetDeviceActivationResponse, error) {
-	eui, err := parseEUI64("dev_eui", req.GetDevEui())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.devices, parseEUI64, "dev_eui", req.GetDevEui())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.devices[eui]
-	if !ok {
-		return nil, errNotFound(eui)
-	}
 	resp := &api.GetDeviceActivationResponse{}
 	if rec.activation != nil {
 		resp.DeviceActivation = clone(rec.activation)
@@ -415,33 +401,23 @@ func pendingOnly(q []*api.DeviceQueueItem) []*api.DeviceQueueItem {
 }
 
 func (svc *deviceService) FlushQueue(_ context.Context, req *api.FlushDeviceQueueRequest) (*emptypb.Empty, error) {
-	eui, err := parseEUI64("dev_eui", req.GetDevEui())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.devices, parseEUI64, "dev_eui", req.GetDevEui())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.devices[eui]
-	if !ok {
-		return nil, errNotFound(eui)
-	}
 	rec.queue = nil
 	return &emptypb.Empty{}, nil
 }
 
 func (svc *deviceService) GetQueue(_ context.Context, req *api.GetDeviceQueueItemsRequest) (*api.GetDeviceQueueItemsResponse, error) {
-	eui, err := parseEUI64("dev_eui", req.GetDevEui())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.devices, parseEUI64, "dev_eui", req.GetDevEui())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.devices[eui]
-	if !ok {
-		return nil, errNotFound(eui)
-	}
 	resp := &api.GetDeviceQueueItemsResponse{TotalCount: uint32(len(rec.queue))}
 	if !req.GetCountOnly() {
 		for _, qi := range rec.queue {

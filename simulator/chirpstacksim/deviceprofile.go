@@ -63,17 +63,12 @@ func (svc *deviceProfileService) Create(_ context.Context, req *api.CreateDevice
 }
 
 func (svc *deviceProfileService) Get(_ context.Context, req *api.GetDeviceProfileRequest) (*api.GetDeviceProfileResponse, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.profiles, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.profiles[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	return &api.GetDeviceProfileResponse{
 		DeviceProfile: clone(rec.p),
 		CreatedAt:     pbTime(rec.createdAt),
@@ -87,17 +82,12 @@ func (svc *deviceProfileService) Update(_ context.Context, req *api.UpdateDevice
 	if in == nil {
 		return nil, status.Error(codes.InvalidArgument, "device_profile is missing")
 	}
-	id, err := parseUUID("id", in.GetId())
+	s := svc.s
+	id, rec, err := lookupLocked(s, s.profiles, parseUUID, "id", in.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.profiles[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	p := clone(in)
 	p.Id = id
 	p.TenantId = rec.p.GetTenantId()
@@ -109,16 +99,12 @@ func (svc *deviceProfileService) Update(_ context.Context, req *api.UpdateDevice
 // Delete refuses while devices or deployments still use the profile: ChirpStack's
 // schema has no cascade there, so the delete fails on the foreign key.
 func (svc *deviceProfileService) Delete(_ context.Context, req *api.DeleteDeviceProfileRequest) (*emptypb.Empty, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	id, _, err := lookupLocked(s, s.profiles, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.profiles[id]; !ok {
-		return nil, errNotFound(id)
-	}
 	for eui, d := range s.devices {
 		if d.d.GetDeviceProfileId() == id {
 			return nil, status.Errorf(codes.FailedPrecondition, "device profile %s is used by device %s", id, eui)

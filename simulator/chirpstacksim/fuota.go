@@ -146,17 +146,12 @@ func (s *Server) calculateLocked(d *api.FuotaDeployment) {
 }
 
 func (svc *fuotaService) GetDeployment(_ context.Context, req *api.GetFuotaDeploymentRequest) (*api.GetFuotaDeploymentResponse, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	_, dep, err := lookupLocked(s, s.deployments, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	return &api.GetFuotaDeploymentResponse{
 		Deployment:  clone(dep.d),
 		CreatedAt:   pbTime(dep.createdAt),
@@ -196,33 +191,24 @@ func (svc *fuotaService) UpdateDeployment(_ context.Context, req *api.UpdateFuot
 }
 
 func (svc *fuotaService) DeleteDeployment(_ context.Context, req *api.DeleteFuotaDeploymentRequest) (*emptypb.Empty, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	id, _, err := lookupLocked(s, s.deployments, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.deployments[id]; !ok {
-		return nil, errNotFound(id)
-	}
 	delete(s.deployments, id)
 	return &emptypb.Empty{}, nil
 }
 
 // StartDeployment queues the first job; the scheduler takes it from there.
 func (svc *fuotaService) StartDeployment(_ context.Context, req *api.StartFuotaDeploymentRequest) (*emptypb.Empty, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	_, dep, err := lookupLocked(s, s.deployments, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	if !dep.startedAt.IsZero() {
 		return nil, status.Error(codes.FailedPrecondition, errAlreadyStarted)
 	}
@@ -316,17 +302,12 @@ func (svc *fuotaService) AddDevices(_ context.Context, req *api.AddDevicesToFuot
 }
 
 func (svc *fuotaService) RemoveDevices(_ context.Context, req *api.RemoveDevicesFromFuotaDeploymentRequest) (*emptypb.Empty, error) {
-	id, err := parseUUID("fuota_deployment_id", req.GetFuotaDeploymentId())
+	s := svc.s
+	_, dep, err := lookupLocked(s, s.deployments, parseUUID, "fuota_deployment_id", req.GetFuotaDeploymentId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	for _, raw := range req.GetDevEuis() {
 		eui, err := parseEUI64("dev_eui", raw)
 		if err != nil {
@@ -338,17 +319,12 @@ func (svc *fuotaService) RemoveDevices(_ context.Context, req *api.RemoveDevices
 }
 
 func (svc *fuotaService) ListDevices(_ context.Context, req *api.ListFuotaDeploymentDevicesRequest) (*api.ListFuotaDeploymentDevicesResponse, error) {
-	id, err := parseUUID("fuota_deployment_id", req.GetFuotaDeploymentId())
+	s := svc.s
+	_, dep, err := lookupLocked(s, s.deployments, parseUUID, "fuota_deployment_id", req.GetFuotaDeploymentId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	items := dep.deviceItems()
 	return &api.ListFuotaDeploymentDevicesResponse{
 		TotalCount: uint32(len(items)),
@@ -410,17 +386,12 @@ func (svc *fuotaService) AddGateways(_ context.Context, req *api.AddGatewaysToFu
 }
 
 func (svc *fuotaService) RemoveGateways(_ context.Context, req *api.RemoveGatewaysFromFuotaDeploymentRequest) (*emptypb.Empty, error) {
-	id, err := parseUUID("fuota_deployment_id", req.GetFuotaDeploymentId())
+	s := svc.s
+	_, dep, err := lookupLocked(s, s.deployments, parseUUID, "fuota_deployment_id", req.GetFuotaDeploymentId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	for _, raw := range req.GetGatewayIds() {
 		gwID, err := parseEUI64("gateway_id", raw)
 		if err != nil {
@@ -432,17 +403,12 @@ func (svc *fuotaService) RemoveGateways(_ context.Context, req *api.RemoveGatewa
 }
 
 func (svc *fuotaService) ListGateways(_ context.Context, req *api.ListFuotaDeploymentGatewaysRequest) (*api.ListFuotaDeploymentGatewaysResponse, error) {
-	id, err := parseUUID("fuota_deployment_id", req.GetFuotaDeploymentId())
+	s := svc.s
+	id, dep, err := lookupLocked(s, s.deployments, parseUUID, "fuota_deployment_id", req.GetFuotaDeploymentId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	items := make([]*api.FuotaDeploymentGatewayListItem, 0, len(dep.gateways))
 	for _, gwID := range sortedKeys(dep.gateways) {
 		items = append(items, &api.FuotaDeploymentGatewayListItem{
@@ -458,17 +424,12 @@ func (svc *fuotaService) ListGateways(_ context.Context, req *api.ListFuotaDeplo
 }
 
 func (svc *fuotaService) ListJobs(_ context.Context, req *api.ListFuotaDeploymentJobsRequest) (*api.ListFuotaDeploymentJobsResponse, error) {
-	id, err := parseUUID("fuota_deployment_id", req.GetFuotaDeploymentId())
+	s := svc.s
+	_, dep, err := lookupLocked(s, s.deployments, parseUUID, "fuota_deployment_id", req.GetFuotaDeploymentId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	dep, ok := s.deployments[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	return &api.ListFuotaDeploymentJobsResponse{Jobs: dep.jobItems()}, nil
 }
 

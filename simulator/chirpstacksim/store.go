@@ -149,6 +149,25 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// lookupLocked parses an id or DevEUI with parse, takes the server lock and finds the
+// record in records. On success the caller holds s.mu and must unlock it; on error
+// the lock is not held.
+func lookupLocked[R any](s *Server, records map[string]R, parse func(field, raw string) (string, error),
+	field, raw string) (string, R, error) {
+	var none R
+	key, err := parse(field, raw)
+	if err != nil {
+		return "", none, err
+	}
+	s.mu.Lock()
+	rec, ok := records[key]
+	if !ok {
+		s.mu.Unlock()
+		return "", none, errNotFound(key)
+	}
+	return key, rec, nil
+}
+
 // Status texts copy ChirpStack's storage errors so clients that log or match on
 // them see the familiar wording.
 func errNotFound(id string) error {

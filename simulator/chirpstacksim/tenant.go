@@ -43,17 +43,12 @@ func (s *Server) AddTenant(t *api.Tenant) (string, error) {
 }
 
 func (svc *tenantService) Get(_ context.Context, req *api.GetTenantRequest) (*api.GetTenantResponse, error) {
-	id, err := parseUUID("id", req.GetId())
+	s := svc.s
+	_, rec, err := lookupLocked(s, s.tenants, parseUUID, "id", req.GetId())
 	if err != nil {
 		return nil, err
 	}
-	s := svc.s
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.tenants[id]
-	if !ok {
-		return nil, errNotFound(id)
-	}
 	return &api.GetTenantResponse{
 		Tenant:    clone(rec.t),
 		CreatedAt: pbTime(rec.createdAt),
