@@ -26,28 +26,9 @@ func (s *Server) AddApplication(a *api.Application) (string, error) {
 		return "", status.Error(codes.InvalidArgument, "application is missing")
 	}
 	a = clone(a)
-	if a.Id == "" {
-		a.Id = newUUID()
-	}
-	id, err := parseUUID("id", a.Id)
-	if err != nil {
-		return "", err
-	}
-	a.Id = id
-	if a.TenantId, err = parseUUID("tenant_id", a.TenantId); err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tenants[a.TenantId]; !ok {
-		return "", errNotFound(a.TenantId)
-	}
-	if _, ok := s.apps[id]; ok {
-		return "", errAlreadyExists(id)
-	}
-	now := time.Now()
-	s.apps[id] = &applicationRec{a: a, createdAt: now, updatedAt: now}
-	return id, nil
+	return addTenantOwned(s, s.apps, &a.Id, &a.TenantId, func(now time.Time) *applicationRec {
+		return &applicationRec{a: a, createdAt: now, updatedAt: now}
+	})
 }
 
 func (svc *applicationService) Create(_ context.Context, req *api.CreateApplicationRequest) (*api.CreateApplicationResponse, error) {

@@ -25,28 +25,9 @@ func (s *Server) AddDeviceProfile(p *api.DeviceProfile) (string, error) {
 		return "", status.Error(codes.InvalidArgument, "device_profile is missing")
 	}
 	p = clone(p)
-	if p.Id == "" {
-		p.Id = newUUID()
-	}
-	id, err := parseUUID("id", p.Id)
-	if err != nil {
-		return "", err
-	}
-	p.Id = id
-	if p.TenantId, err = parseUUID("tenant_id", p.TenantId); err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tenants[p.TenantId]; !ok {
-		return "", errNotFound(p.TenantId)
-	}
-	if _, ok := s.profiles[id]; ok {
-		return "", errAlreadyExists(id)
-	}
-	now := time.Now()
-	s.profiles[id] = &profileRec{p: p, createdAt: now, updatedAt: now}
-	return id, nil
+	return addTenantOwned(s, s.profiles, &p.Id, &p.TenantId, func(now time.Time) *profileRec {
+		return &profileRec{p: p, createdAt: now, updatedAt: now}
+	})
 }
 
 func (svc *deviceProfileService) Create(_ context.Context, req *api.CreateDeviceProfileRequest) (*api.CreateDeviceProfileResponse, error) {

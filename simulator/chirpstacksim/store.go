@@ -168,6 +168,32 @@ func lookupLocked[R any](s *Server, records map[string]R, parse func(field, raw 
 	return key, rec, nil
 }
 
+// addTenantOwned stores a new tenant-owned record (application, device profile) the way
+// ChirpStack does: the id is generated when empty, both ids must be UUIDs, the tenant
+// must exist and the id must be free. id and tenantID are normalised in place.
+func addTenantOwned[R any](s *Server, records map[string]R, id, tenantID *string, newRec func(now time.Time) R) (string, error) {
+	if *id == "" {
+		*id = newUUID()
+	}
+	var err error
+	if *id, err = parseUUID("id", *id); err != nil {
+		return "", err
+	}
+	if *tenantID, err = parseUUID("tenant_id", *tenantID); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tenants[*tenantID]; !ok {
+		return "", errNotFound(*tenantID)
+	}
+	if _, ok := records[*id]; ok {
+		return "", errAlreadyExists(*id)
+	}
+	records[*id] = newRec(time.Now())
+	return *id, nil
+}
+
 // Status texts copy ChirpStack's storage errors so clients that log or match on
 // them see the familiar wording.
 func errNotFound(id string) error {
