@@ -78,8 +78,7 @@ func (c *Cadence) StartDeviceUpdate(ctx context.Context, domain string, in otafl
 // StartDeviceFUOTA implements app.Workflows: a LoRaWAN device's update runs under the same
 // device id, so it excludes every other update of the device as well.
 func (c *Cadence) StartDeviceFUOTA(ctx context.Context, domain string, in otaflow.FUOTAInput) (string, error) {
-	bound := in.Params.DeploymentTimeout.D() + in.Params.ConfirmTimeout.D() + time.Hour
-	return c.startDeviceRun(ctx, domain, in.Devices[0].DeviceID, in.CampaignID, bound, otaflow.FUOTAWorkflow, in)
+	return c.startDeviceRun(ctx, domain, in.Devices[0].DeviceID, in.CampaignID, in.Params.RunBound(), otaflow.FUOTAWorkflow, in)
 }
 
 // startDeviceRun starts workflowType under the device's update id; a running update

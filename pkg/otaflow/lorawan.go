@@ -67,6 +67,12 @@ type FUOTAParams struct {
 	ConfirmTimeout    Duration `json:"confirm_timeout,omitempty"`
 }
 
+// RunBound bounds a whole LORAWAN_FUOTA_DEPLOYMENT run: following the deployment,
+// confirming versions, and an hour for everything around them.
+func (p FUOTAParams) RunBound() time.Duration {
+	return p.DeploymentTimeout.D() + p.ConfirmTimeout.D() + time.Hour
+}
+
 // FUOTADevice is one member of a deployment.
 type FUOTADevice struct {
 	DeviceID    string

@@ -141,7 +141,7 @@ func (r *run) dispatchFUOTA(g fuotaGroup) {
 	p := in.FUOTA
 	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
 		WorkflowID:                   otaflow.FUOTAWorkflowID(in.CampaignID, g.profile, r.p.FUOTASeq),
-		ExecutionStartToCloseTimeout: p.DeploymentTimeout.D() + p.ConfirmTimeout.D() + time.Hour,
+		ExecutionStartToCloseTimeout: p.RunBound(),
 		TaskStartToCloseTimeout:      20 * time.Second,
 		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
 		ParentClosePolicy:            client.ParentClosePolicyRequestCancel,

@@ -34,8 +34,9 @@ func (r *run) holdDevices(ctx workflow.Context) (held []bool) {
 	futures := make([]workflow.ChildWorkflowFuture, len(r.in.Devices))
 	for i, d := range r.in.Devices {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:                   otaflow.DeviceWorkflowID(d.DeviceID),
-			ExecutionStartToCloseTimeout: holdTimeout(r.in.Params),
+			WorkflowID: otaflow.DeviceWorkflowID(d.DeviceID),
+			// The deployment ends first: it started earlier under the same bound.
+			ExecutionStartToCloseTimeout: r.in.Params.RunBound(),
 			TaskStartToCloseTimeout:      20 * time.Second,
 			WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
 			ParentClosePolicy:            client.ParentClosePolicyRequestCancel,
@@ -53,9 +54,4 @@ func (r *run) holdDevices(ctx workflow.Context) (held []bool) {
 		held[i] = true
 	}
 	return held
-}
-
-// holdTimeout outlives the deployment's own bound, so a hold never ends first.
-func holdTimeout(p otaflow.FUOTAParams) time.Duration {
-	return durationOr(p.DeploymentTimeout.D(), defaultTimeout) + durationOr(p.ConfirmTimeout.D(), defaultConfirm) + time.Hour
 }
