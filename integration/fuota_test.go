@@ -155,7 +155,7 @@ func TestWorkerKilledMidFUOTAResumes(t *testing.T) {
 		}
 		return false
 	}, time.Minute, 100*time.Millisecond, "deployment created")
-	worker.kill()
+	worker.killForTest(t)
 	time.Sleep(2 * time.Second)
 	require.NoError(t, worker.start())
 	st := tn.waitState(id, "COMPLETED", 4*time.Minute)

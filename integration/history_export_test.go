@@ -14,6 +14,7 @@ import (
 	cadence "go.uber.org/cadence/client"
 
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/simulator/devicesim"
 )
 
 // TestExportReplayHistories refreshes the histories the workflow packages' replay tests
@@ -39,6 +40,20 @@ func TestExportReplayHistories(t *testing.T) {
 		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices", nil)["devices"].([]any)[0].(map[string]any)
 		export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_history.json")
 		export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_device_history.json")
+	})
+
+	t.Run("ota asks and soaks", func(t *testing.T) {
+		tn := newTenant(t)
+		lossy := devicesim.DeviceSpec{ID: "replay-lossy", HardwareModel: "board-r", FirmwareVersion: "1.0.0", BatteryPercent: 90,
+			Behavior: devicesim.BehaviorLossyReports}
+		tn.createDevices([]devicesim.DeviceSpec{lossy})
+		tn.startFleet([]devicesim.DeviceSpec{lossy})
+		fw := tn.uploadFirmware("1.0.1", "board-r", image(100))
+		res := tn.mustDo(http.StatusAccepted, http.MethodPut, "/api/v1/devices/"+lossy.ID+"/ota/update",
+			map[string]any{"firmware_id": fw["id"], "soak": "3s"})
+		require.Equal(t, "SUCCEEDED", tn.waitRun(lossy.ID, time.Minute)["state"])
+		export(t, tenantClient(tn), res["workflow_id"].(string), res["run_id"].(string),
+			"../worker/otaupdate/testdata/update_device_probe_soak_history.json")
 	})
 
 	t.Run("lorawan", func(t *testing.T) {

@@ -29,7 +29,7 @@ func TestWorkerCrashMidCampaignResumes(t *testing.T) {
 		return c["DOWNLOADING"]+c["INSTALLING"] > 0
 	}, time.Minute, 100*time.Millisecond)
 
-	worker.kill()
+	worker.killForTest(t)
 	time.Sleep(2 * time.Second)
 	require.NoError(t, worker.start())
 

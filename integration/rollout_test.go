@@ -215,7 +215,7 @@ func TestDryRunExplainsExclusions(t *testing.T) {
 	devices := []devicesim.DeviceSpec{
 		{ID: "dry-ok", HardwareModel: "board-d2", FirmwareVersion: "1.0.0", BatteryPercent: 80},
 		{ID: "dry-model", HardwareModel: "board-other", FirmwareVersion: "1.0.0"},
-		{ID: "dry-current", HardwareModel: "board-d2", FirmwareVersion: "2.0.0"},
+		{ID: "dry-current", HardwareModel: "board-d2", FirmwareVersion: "2.0.0", BatteryPercent: 80},
 		{ID: "dry-newer", HardwareModel: "board-d2", FirmwareVersion: "3.0.0"},
 		{ID: "dry-offline", HardwareModel: "board-d2", FirmwareVersion: "1.0.0", Behavior: devicesim.BehaviorOffline},
 	}
@@ -226,19 +226,21 @@ func TestDryRunExplainsExclusions(t *testing.T) {
 		"rollout": map[string]any{"waves": []map[string]any{{"count": 1}, {"percent": 100}}}})
 	res := tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/dry-run", nil)
 	assert.EqualValues(t, 5, res["total"])
-	assert.EqualValues(t, 1, res["eligible"])
+	// dry-current reports the target already: it is commanded to confirm it, never skipped.
+	assert.EqualValues(t, 2, res["eligible"])
 	reasons := map[string]string{}
 	for _, e := range res["excluded"].([]any) {
 		m := e.(map[string]any)
 		reasons[m["device_id"].(string)] = m["reason"].(string)
 	}
 	assert.Equal(t, map[string]string{
-		"dry-model": "hardware_mismatch", "dry-current": "already_on_target",
-		"dry-newer": "downgrade_not_allowed", "dry-offline": "offline",
+		"dry-model": "hardware_mismatch", "dry-newer": "downgrade_not_allowed", "dry-offline": "offline",
 	}, reasons)
 	waves := res["waves"].([]any)
 	require.Len(t, waves, 2)
 	assert.Equal(t, []any{"dry-ok"}, waves[0].(map[string]any)["devices"])
+	assert.Equal(t, []any{"dry-current"}, waves[1].(map[string]any)["devices"])
+	assert.Equal(t, []any{"dry-current"}, waves[1].(map[string]any)["confirm_only"])
 	assert.Equal(t, "CREATED", tn.status(id)["state"], "a dry run changes nothing")
 }
 

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -25,11 +26,21 @@ func startWorker(dir, dbName string) (*workerProcess, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("build worker: %w\n%s", err, out)
 	}
+	w, err := newWorkerProcess(bin, filepath.Join(dir, "worker.log"), cfg.MQTT.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return w, w.start()
+}
+
+// newWorkerProcess prepares a worker with its own MQTT client id; every worker shares
+// the database, the Cadence task list and the shared subscription group.
+func newWorkerProcess(bin, logPath, clientID string) (*workerProcess, error) {
 	cfgPath, err := filepath.Abs("../configs/test.yaml")
 	if err != nil {
 		return nil, err
 	}
-	w := &workerProcess{bin: bin, logPath: filepath.Join(dir, "worker.log"), env: append(os.Environ(),
+	w := &workerProcess{bin: bin, logPath: logPath, env: append(os.Environ(),
 		"OTA_CONFIG="+cfgPath,
 		"OTA_LOG_LEVEL=info",
 		"OTA_DATABASE_DSN="+cfg.Database.DSN,
@@ -37,12 +48,12 @@ func startWorker(dir, dbName string) (*workerProcess, error) {
 		"OTA_FIRMWARE_URL_SIGNING_KEY="+cfg.Firmware.URLSigningKey,
 		// A stable client id and a persistent session: a restarted worker receives the
 		// reports the broker queued while it was down.
-		"OTA_MQTT_CLIENT_ID="+cfg.MQTT.ClientID,
+		"OTA_MQTT_CLIENT_ID="+clientID,
 		"OTA_MQTT_SHARED_GROUP="+cfg.MQTT.SharedGroup,
 		"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0",
 		"OTA_WORKER_SHUTDOWN_TIMEOUT=10s",
 	)}
-	return w, w.start()
+	return w, nil
 }
 
 func (w *workerProcess) start() error {
@@ -65,10 +76,27 @@ func (w *workerProcess) kill() {
 	_ = w.cmd.Process.Kill()
 	_, _ = w.cmd.Process.Wait()
 	_ = w.log.Close()
+	w.cmd = nil
+}
+
+// killForTest kills the worker and makes sure it runs again when the test ends, even
+// if the test fails before restarting it: later tests need it.
+func (w *workerProcess) killForTest(t *testing.T) {
+	w.kill()
+	t.Cleanup(func() {
+		if w.cmd == nil {
+			if err := w.start(); err != nil {
+				t.Errorf("restart worker: %v", err)
+			}
+		}
+	})
 }
 
 // stop asks for a graceful shutdown (SIGTERM) and waits for it, bounded.
 func (w *workerProcess) stop() {
+	if w.cmd == nil {
+		return
+	}
 	_ = w.cmd.Process.Signal(syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

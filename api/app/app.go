@@ -67,7 +67,7 @@ type Service interface {
 	GetDevice(ctx context.Context, t model.Tenant, id string) (model.Device, error)
 	ListDevices(ctx context.Context, t model.Tenant, p store.Page) ([]model.Device, error)
 	DeviceHistory(ctx context.Context, t model.Tenant, id string) ([]model.FirmwareHistory, error)
-	StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID, firmwareID string, allowDowngrade bool) (DeviceUpdateStarted, error)
+	StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID string, req DeviceUpdateRequest) (DeviceUpdateStarted, error)
 	DeviceUpdateState(ctx context.Context, t model.Tenant, deviceID string) (otaflow.DeviceRunState, error)
 
 	UploadFirmware(ctx context.Context, t model.Tenant, up FirmwareUpload) (model.Firmware, error)
@@ -113,6 +113,15 @@ type NewCampaign struct {
 }
 
 // DryRun says what executing a campaign would do now.
+// DeviceUpdateRequest starts one device's update.
+type DeviceUpdateRequest struct {
+	FirmwareID     string `json:"firmware_id"`
+	AllowDowngrade bool   `json:"allow_downgrade"`
+	// Soak and SoakMaxReboots override the configured health soak (as in a rollout).
+	Soak           otaflow.Duration `json:"soak"`
+	SoakMaxReboots *int             `json:"soak_max_reboots"`
+}
+
 type DryRun struct {
 	CampaignID string         `json:"campaign_id"`
 	Total      int            `json:"total"`
@@ -126,6 +135,9 @@ type DryRunWave struct {
 	Wave    int      `json:"wave"`
 	Name    string   `json:"name,omitempty"`
 	Devices []string `json:"devices"`
+	// ConfirmOnly lists the wave's MQTT devices that already report the target version:
+	// they are commanded like the others and only confirm what they run.
+	ConfirmOnly []string `json:"confirm_only"`
 }
 
 // DryRunDevice is a device that would not be updated, and why.

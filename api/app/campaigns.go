@@ -348,7 +348,7 @@ func (s *service) DryRunCampaign(ctx context.Context, t model.Tenant, id string)
 	out := DryRun{CampaignID: c.ID, Total: len(ids), Excluded: []DryRunDevice{}}
 	bounds := otaflow.WaveBounds(rollout.Waves, len(ids))
 	for w := range bounds {
-		dw := DryRunWave{Wave: w, Devices: []string{}}
+		dw := DryRunWave{Wave: w, Devices: []string{}, ConfirmOnly: []string{}}
 		if w < len(rollout.Waves) {
 			dw.Name = rollout.Waves[w].Name
 		}
@@ -365,13 +365,18 @@ func (s *service) DryRunCampaign(ctx context.Context, t model.Tenant, id string)
 			continue
 		}
 		check := otaflow.EvaluateReadiness(d, ref, policy, now)
+		lorawan := d.Transport == model.TransportLoRaWAN
 		switch {
-		case check.AlreadyOnTarget:
+		// A FUOTA deployment leaves out a LoRaWAN device whose uplinks name the target.
+		case lorawan && check.ReportsTarget && check.Reason != otaflow.ReasonHardwareMismatch:
 			out.Excluded = append(out.Excluded, DryRunDevice{DeviceID: id, Wave: wave, Reason: otaflow.ReasonAlreadyOnTarget})
 		case !check.Ready:
 			out.Excluded = append(out.Excluded, DryRunDevice{DeviceID: id, Wave: wave, Reason: check.Reason})
 		default:
 			out.Waves[wave].Devices = append(out.Waves[wave].Devices, id)
+			if check.ReportsTarget {
+				out.Waves[wave].ConfirmOnly = append(out.Waves[wave].ConfirmOnly, id)
+			}
 			out.Eligible++
 		}
 	}

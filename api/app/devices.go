@@ -80,6 +80,7 @@ func (s *service) policy(allowDowngrade bool) otaflow.UpdatePolicy {
 		HeartbeatMaxAge: o.HeartbeatMaxAge, MinBatteryPercent: o.MinBatteryPercent,
 		ReadyRetryWindow: o.ReadyRetryWindow, StepTimeout: o.StepTimeout, UpdateTimeout: o.UpdateTimeout,
 		RollbackTimeout: o.RollbackTimeout, CommandTTL: o.CommandTTL, AllowDowngrade: allowDowngrade,
+		ProbeAfter: o.StatusProbeAfter, Soak: o.Soak, SoakMaxReboots: o.SoakMaxReboots,
 	}
 }
 
@@ -88,9 +89,14 @@ func firmwareRef(fw model.Firmware) otaflow.FirmwareRef {
 		SHA256: fw.SHA256, SizeBytes: fw.SizeBytes}
 }
 
-func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID, firmwareID string, allowDowngrade bool) (DeviceUpdateStarted, error) {
+func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID string, req DeviceUpdateRequest) (DeviceUpdateStarted, error) {
+	firmwareID, allowDowngrade := req.FirmwareID, req.AllowDowngrade
 	if _, err := uuid.Parse(firmwareID); err != nil {
 		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "must be a firmware id (UUID)")
+	}
+	overrides := otaflow.CampaignPolicy{Soak: req.Soak, SoakMaxReboots: req.SoakMaxReboots}
+	if err := overrides.Validate(""); err != nil {
+		return DeviceUpdateStarted{}, err
 	}
 	d, err := s.store.GetDevice(ctx, t.ID, deviceID)
 	if err != nil {
@@ -110,7 +116,8 @@ func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceI
 	if d.Transport == model.TransportLoRaWAN {
 		return s.startDeviceFUOTA(ctx, t, d, fw, allowDowngrade)
 	}
-	in := otaflow.UpdateDeviceInput{TenantID: t.ID, DeviceID: d.ID, Firmware: firmwareRef(fw), Policy: s.policy(allowDowngrade)}
+	in := otaflow.UpdateDeviceInput{TenantID: t.ID, DeviceID: d.ID, Firmware: firmwareRef(fw),
+		Policy: overrides.DevicePolicy(s.policy(allowDowngrade))}
 	runID, err := s.workflows.StartDeviceUpdate(ctx, t.CadenceDomain, in)
 	if err != nil {
 		return DeviceUpdateStarted{}, err

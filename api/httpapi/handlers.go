@@ -105,17 +105,12 @@ func (s *Server) getDevice(c *gin.Context) {
 	c.JSON(http.StatusOK, d)
 }
 
-type startUpdateRequest struct {
-	FirmwareID     string `json:"firmware_id"`
-	AllowDowngrade bool   `json:"allow_downgrade"`
-}
-
 func (s *Server) startDeviceUpdate(c *gin.Context) {
-	var req startUpdateRequest
+	var req app.DeviceUpdateRequest
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), mustTenant(c), c.Param("id"), req.FirmwareID, req.AllowDowngrade)
+	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), mustTenant(c), c.Param("id"), req)
 	if err != nil {
 		s.fail(c, err)
 		return

@@ -92,7 +92,7 @@ func (c *Cadence) startDeviceRun(ctx context.Context, domain, deviceID, campaign
 		ID:                              wfID,
 		TaskList:                        c.cfg.TaskList,
 		ExecutionStartToCloseTimeout:    bound,
-		DecisionTaskStartToCloseTimeout: 20 * time.Second,
+		DecisionTaskStartToCloseTimeout: otaflow.DeviceRunDecisionTimeout,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
 		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: campaignID},
 	}, workflowType, in)

@@ -108,7 +108,13 @@ type OTA struct {
 	RollbackTimeout   time.Duration `mapstructure:"rollback_timeout"`
 	CommandTTL        time.Duration `mapstructure:"command_ttl"`
 	ReadyRetryWindow  time.Duration `mapstructure:"ready_retry_window"`
-	CampaignInFlight  int           `mapstructure:"campaign_in_flight"`
+	// StatusProbeAfter is the silence after which a run asks its device where it stands.
+	StatusProbeAfter time.Duration `mapstructure:"status_probe_after"`
+	// Soak is the default health soak after an install (0 = none); SoakMaxReboots the
+	// reboots a device may take during it.
+	Soak             time.Duration `mapstructure:"soak"`
+	SoakMaxReboots   int           `mapstructure:"soak_max_reboots"`
+	CampaignInFlight int           `mapstructure:"campaign_in_flight"`
 	// ContinuousRefresh is how often a continuous campaign looks for new devices.
 	ContinuousRefresh time.Duration `mapstructure:"continuous_refresh"`
 	// CampaignChildrenPerRun bounds a campaign execution's history: after this many
@@ -135,6 +141,10 @@ type Worker struct {
 	StickyCacheSize int           `mapstructure:"sticky_cache_size"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	MetricsListen   string        `mapstructure:"metrics_listen"`
+	// SessionTouchInterval is how often a worker records that its MQTT session is alive;
+	// SessionStaleAfter how long a silent worker's session waits before another drains it.
+	SessionTouchInterval time.Duration `mapstructure:"session_touch_interval"`
+	SessionStaleAfter    time.Duration `mapstructure:"session_stale_after"`
 }
 
 // LoRaWAN holds how devices are kept in step with each tenant's ChirpStack.
@@ -197,6 +207,9 @@ func setDefaults(v *viper.Viper) {
 		"ota.rollback_timeout":          "10m",
 		"ota.command_ttl":               "24h",
 		"ota.ready_retry_window":        "2m",
+		"ota.status_probe_after":        "15s",
+		"ota.soak":                      "0s",
+		"ota.soak_max_reboots":          1,
 		"ota.campaign_in_flight":        200,
 		"ota.continuous_refresh":        "1m",
 		"ota.campaign_children_per_run": 1000,
@@ -214,6 +227,8 @@ func setDefaults(v *viper.Viper) {
 		"worker.sticky_cache_size":         1000,
 		"worker.shutdown_timeout":          "30s",
 		"worker.metrics_listen":            "127.0.0.1:9464",
+		"worker.session_touch_interval":    "5s",
+		"worker.session_stale_after":       "20s",
 
 		"lorawan.reconcile_cron":    "0 * * * *",
 		"lorawan.sync_retry_window": "1m",
@@ -371,6 +386,15 @@ func (c *Config) validateOTA() error {
 	if o.StepTimeout > o.UpdateTimeout {
 		return keyErr("ota.step_timeout", "must not exceed ota.update_timeout")
 	}
+	if o.StatusProbeAfter < time.Second || o.StatusProbeAfter > o.StepTimeout {
+		return keyErr("ota.status_probe_after", "must be at least 1s and at most ota.step_timeout")
+	}
+	if o.Soak < 0 || o.Soak > 7*24*time.Hour {
+		return keyErr("ota.soak", "must be between 0 (no soak) and 168h")
+	}
+	if o.SoakMaxReboots < 0 || o.SoakMaxReboots > 100 {
+		return keyErr("ota.soak_max_reboots", "must be between 0 and 100")
+	}
 	if o.MinBatteryPercent < 0 || o.MinBatteryPercent > 100 {
 		return keyErr("ota.min_battery_percent", "must be between 0 and 100")
 	}
@@ -460,6 +484,15 @@ func (c *Config) ValidateWorker() error {
 	}
 	if w.ShutdownTimeout <= 0 {
 		return keyErr("worker.shutdown_timeout", "must be a positive duration")
+	}
+	if w.SessionTouchInterval <= 0 {
+		return keyErr("worker.session_touch_interval", "must be a positive duration")
+	}
+	if w.SessionStaleAfter < 2*w.SessionTouchInterval {
+		return keyErr("worker.session_stale_after", "must be at least twice worker.session_touch_interval")
+	}
+	if c.MQTT.PersistentSession && c.MQTT.ClientID != "" && strings.ContainsAny(c.MQTT.ClientID, "/+#") {
+		return keyErr("mqtt.client_id", "must not contain '/', '+' or '#'")
 	}
 	return nil
 }

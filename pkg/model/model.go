@@ -34,8 +34,11 @@ type Device struct {
 	ReportedVersion string            `json:"reported_version,omitempty"`
 	BatteryPercent  *int              `json:"battery_percent,omitempty"`
 	LastSeenAt      *time.Time        `json:"last_seen_at,omitempty"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
+	// BootCount is the device's boot counter from its heartbeats (or, for a device that
+	// does not count, the uptime resets seen).
+	BootCount int64     `json:"boot_count,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Firmware is one immutable image for one hardware model.
@@ -108,9 +111,11 @@ type FirmwareHistory struct {
 	ToVersion   string      `json:"to_version"`
 	Outcome     DeviceState `json:"outcome"`
 	Reason      string      `json:"reason,omitempty"`
-	WorkflowID  string      `json:"workflow_id"`
-	RunID       string      `json:"run_id"`
-	CreatedAt   time.Time   `json:"created_at"`
+	// RunningVersion is what the device said it ran when the run ended ("" = unknown).
+	RunningVersion string    `json:"running_version,omitempty"`
+	WorkflowID     string    `json:"workflow_id"`
+	RunID          string    `json:"run_id"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // CampaignStatus aggregates the per-device states of one campaign.

@@ -11,6 +11,9 @@ const (
 	StateDownloading DeviceState = "DOWNLOADING"
 	StateInstalling  DeviceState = "INSTALLING"
 	StateVerifying   DeviceState = "VERIFYING"
+	// StateSoaking: installed and verified; the device must stay healthy on the new image
+	// (heartbeating, not rebooting in a loop, not back on the old slot) for the soak.
+	StateSoaking     DeviceState = "SOAKING"
 	StateRollingBack DeviceState = "ROLLING_BACK"
 	StateSucceeded   DeviceState = "SUCCEEDED"
 	StateFailed      DeviceState = "FAILED"
@@ -24,7 +27,7 @@ const (
 // every count is present, zero or not).
 var AllDeviceStates = []DeviceState{
 	StatePending, StateChecking, StateCommanded, StateDownloading, StateInstalling,
-	StateVerifying, StateRollingBack, StateSucceeded, StateFailed, StateRolledBack,
+	StateVerifying, StateSoaking, StateRollingBack, StateSucceeded, StateFailed, StateRolledBack,
 	StateTimedOut, StateCanceled, StateRejected,
 }
 
@@ -47,8 +50,10 @@ func (s DeviceState) Rank() int {
 		return 5
 	case StateVerifying:
 		return 6
-	case StateRollingBack:
+	case StateSoaking:
 		return 7
+	case StateRollingBack:
+		return 8
 	case StateSucceeded, StateFailed, StateRolledBack, StateTimedOut, StateCanceled, StateRejected:
 		return rankTerminal
 	default:

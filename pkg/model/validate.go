@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/otaplane/ota/proto/topic"
 )
 
 // FieldError is a bad input value; the API answers it with 4xx naming Field.
@@ -22,9 +24,6 @@ func Fieldf(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// Identifiers end up in MQTT topics and Cadence workflow ids: no '/', '+', '#', spaces.
-var identRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
 var labelKeyRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$`)
 
 const (
@@ -39,7 +38,8 @@ func ValidateIdent(field, v string) error {
 	if v == "" {
 		return Fieldf(field, "is required")
 	}
-	if !identRE.MatchString(v) {
+	// Identifiers end up in MQTT topics and Cadence workflow ids: the topic grammar rules.
+	if !topic.ValidIdent(v) {
 		return Fieldf(field, "must be 1-128 characters of letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
 	}
 	return nil

@@ -23,6 +23,11 @@ type CampaignPolicy struct {
 	// StepTimeout and InProgressTimeout override the per-device waits (0 = defaults).
 	StepTimeout       Duration `json:"step_timeout,omitempty"`
 	InProgressTimeout Duration `json:"in_progress_timeout,omitempty"`
+	// Soak keeps each installed device under watch this long before it counts as
+	// SUCCEEDED (0 = the configured default); SoakMaxReboots is how many reboots it may
+	// take meanwhile (nil = the configured default).
+	Soak           Duration `json:"soak,omitempty"`
+	SoakMaxReboots *int     `json:"soak_max_reboots,omitempty"`
 	// FUOTA overrides the LoRaWAN deployment settings for this campaign.
 	FUOTA *FUOTAParams `json:"fuota,omitempty"`
 }
@@ -322,7 +327,36 @@ func (p CampaignPolicy) Validate(prefix string) error {
 	if p.StepTimeout != 0 && p.InProgressTimeout != 0 && p.StepTimeout > p.InProgressTimeout {
 		return f("step_timeout", "must not exceed in_progress_timeout")
 	}
+	if p.Soak < 0 || p.Soak.D() > 7*24*time.Hour {
+		return f("soak", "must be between 0 and 168h")
+	}
+	if p.Soak != 0 && p.Soak.D() < time.Second {
+		return f("soak", "must be at least 1s")
+	}
+	if p.SoakMaxReboots != nil && (*p.SoakMaxReboots < 0 || *p.SoakMaxReboots > 100) {
+		return f("soak_max_reboots", "must be between 0 and 100")
+	}
 	return nil
+}
+
+// DevicePolicy is the per-device policy a campaign gives its device runs: the defaults
+// with the rollout's overrides.
+func (p CampaignPolicy) DevicePolicy(defaults UpdatePolicy) UpdatePolicy {
+	out := defaults
+	if p.StepTimeout > 0 {
+		out.StepTimeout = p.StepTimeout.D()
+		out.ProbeAfter = min(out.ProbeAfter, out.StepTimeout)
+	}
+	if p.InProgressTimeout > 0 {
+		out.UpdateTimeout = p.InProgressTimeout.D()
+	}
+	if p.Soak > 0 {
+		out.Soak = p.Soak.D()
+	}
+	if p.SoakMaxReboots != nil {
+		out.SoakMaxReboots = *p.SoakMaxReboots
+	}
+	return out
 }
 
 func fieldf(field, format string, args ...any) error { return model.Fieldf(field, format, args...) }

@@ -4,6 +4,7 @@ package otaflow
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,8 @@ const (
 	ActivityVerifyFirmware   = "verify_firmware"
 	ActivityUpdateDevice     = "update_device"
 	ActivityRollback         = "rollback"
+	// ActivityCheckDeviceHealth reads what the device's heartbeats said during a soak.
+	ActivityCheckDeviceHealth = "check_device_health"
 
 	ActivityListCampaignDevices = "list_campaign_devices"
 	ActivitySetCampaignState    = "set_campaign_state"
@@ -42,14 +45,22 @@ const (
 // refuse a second concurrent update for the same device.
 func DeviceWorkflowID(deviceID string) string { return "ota-device:" + deviceID }
 
+// DeviceRunDecisionTimeout bounds one decision task of a device run: a worker that dies
+// holding one (local activities included) hands the run to another within this.
+const DeviceRunDecisionTimeout = 10 * time.Second
+
 // CampaignWorkflowID is the id of a campaign's orchestration run.
 func CampaignWorkflowID(campaignID string) string { return "ota-campaign:" + campaignID }
 
-// Command sequence numbers within one run.
+// Command sequence numbers within one run. Status requests are numbered from
+// CommandSeqStatusRequest up, one per request.
 const (
-	CommandSeqUpdate   = 1
-	CommandSeqRollback = 2
-	CommandSeqCancel   = 3
+	CommandSeqUpdate        = 1
+	CommandSeqRollback      = 2
+	CommandSeqCancel        = 3
+	CommandSeqStatusRequest = 10
+	// maxCommandSeq bounds the sequence part of a command id a device may name.
+	maxCommandSeq = 9999
 )
 
 // CommandID is unique per command and stable across activity retries, so a device can
@@ -57,13 +68,43 @@ const (
 // back to exactly the run that sent the command.
 func CommandID(runID string, seq int) string { return fmt.Sprintf("%s:%d", runID, seq) }
 
-// RunIDFromCommandID extracts the run id from a CommandID.
+// RunIDFromCommandID extracts the run id from a command id a device sent. It accepts only
+// what CommandID makes from a Cadence run id (a UUID): anything else cannot name a run.
 func RunIDFromCommandID(commandID string) (string, bool) {
 	i := strings.LastIndexByte(commandID, ':')
 	if i <= 0 {
 		return "", false
 	}
-	return commandID[:i], true
+	runID, seq := commandID[:i], commandID[i+1:]
+	if !isUUID(runID) || len(seq) == 0 || len(seq) > 4 || seq[0] == '0' {
+		return "", false
+	}
+	n, err := strconv.Atoi(seq)
+	if err != nil || n < 1 || n > maxCommandSeq {
+		return "", false
+	}
+	return runID, true
+}
+
+// isUUID accepts the canonical 8-4-4-4-12 hex form Cadence gives run ids.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // FirmwareRef is the immutable image an update installs.
@@ -88,12 +129,21 @@ type UpdatePolicy struct {
 	RollbackTimeout time.Duration
 	CommandTTL      time.Duration
 	AllowDowngrade  bool
+	// ProbeAfter is how long a device may stay silent before the run asks it where it
+	// stands (a status request); the asks back off, and the step timeout still decides
+	// when an unanswering device has TIMED_OUT. 0 means never ask before the step timeout.
+	ProbeAfter time.Duration
+	// Soak is how long an installed device must stay healthy on the new image before its
+	// run is SUCCEEDED (0 = no soak); SoakMaxReboots is how many reboots it may take in
+	// that time.
+	Soak           time.Duration
+	SoakMaxReboots int
 }
 
 // RunTimeout bounds a whole device run (every wait plus slack for the activities); the
 // starter sets it as the workflow's execution timeout.
 func (p UpdatePolicy) RunTimeout() time.Duration {
-	return p.ReadyRetryWindow + p.UpdateTimeout + p.RollbackTimeout + 20*time.Minute
+	return p.ReadyRetryWindow + p.UpdateTimeout + p.Soak + p.RollbackTimeout + 20*time.Minute
 }
 
 // UpdateDeviceInput starts OTA_UPDATE_DEVICE.
@@ -140,7 +190,8 @@ func (s ReportStatus) ProgressState() (model.DeviceState, bool) {
 	return "", false
 }
 
-// DeviceReport is the payload of SignalDeviceReport.
+// DeviceReport is the payload of SignalDeviceReport: a report, or a device's restatement
+// (Restated) of where it stands on CommandID, answering RequestID when asked.
 type DeviceReport struct {
 	CommandID       string
 	Status          ReportStatus
@@ -150,6 +201,11 @@ type DeviceReport struct {
 	ErrorCode       string
 	ErrorMessage    string
 	ReportedAt      time.Time
+	// BootCount is the device's boot counter when it reported INSTALLED (0 = unknown).
+	BootCount uint32 `json:",omitempty"`
+	// Restated: from a status message rather than a report.
+	Restated  bool   `json:",omitempty"`
+	RequestID string `json:",omitempty"`
 }
 
 // Transition is one step in a run's history.
@@ -180,7 +236,11 @@ type ReadyCheck struct {
 	Ready          bool
 	Reason         string // set when not ready
 	CurrentVersion string
-	// AlreadyOnTarget means nothing needs doing: the run succeeds without a command.
+	// ReportsTarget: the device's heartbeats (or, lacking them, its record) name the
+	// target version. Informational for MQTT devices, which must confirm it.
+	ReportsTarget bool `json:",omitempty"`
+	// AlreadyOnTarget was set by workers that ended such runs without asking the device;
+	// it is kept only so their histories replay. Runs now always have the device confirm.
 	AlreadyOnTarget bool
 }
 
@@ -193,7 +253,9 @@ type CommandRequest struct {
 	Firmware        FirmwareRef
 	RollbackVersion string
 	CancelsCommand  string
-	TTL             time.Duration
+	// RequestStatus makes the command a STATUS_REQUEST.
+	RequestStatus bool `json:",omitempty"`
+	TTL           time.Duration
 	// IssuedAt comes from workflow time so a retried publish carries the same bytes.
 	IssuedAt time.Time
 }
@@ -217,9 +279,28 @@ type OutcomeRequest struct {
 	Reason      string
 	FromVersion string
 	// Installed is true when the device now runs Firmware.
-	Installed  bool
-	WorkflowID string
-	RunID      string
+	Installed bool
+	// RunningVersion is the version the device last said it runs, when the run learned it
+	// from a report tied to its commands (empty = unknown); the device record follows it.
+	RunningVersion string `json:",omitempty"`
+	WorkflowID     string
+	RunID          string
+}
+
+// HealthRequest is the input of check_device_health.
+type HealthRequest struct {
+	TenantID   string
+	DeviceID   string
+	CampaignID string
+}
+
+// DeviceHealth is what the control plane last heard from a device: its heartbeats'
+// version, time and boot counter.
+type DeviceHealth struct {
+	Found           bool
+	ReportedVersion string
+	LastSeenAt      *time.Time
+	BootCount       int64
 }
 
 // CampaignInput starts (or continues as new) OTA_CAMPAIGN.
@@ -347,18 +428,23 @@ type RetryDeviceRequest struct {
 
 // Reasons a run ends without installing.
 const (
-	ReasonDeviceNotFound    = "device_not_found"
-	ReasonHardwareMismatch  = "hardware_mismatch"
-	ReasonOffline           = "offline"
-	ReasonLowBattery        = "low_battery"
-	ReasonDowngrade         = "downgrade_not_allowed"
-	ReasonAlreadyOnTarget   = "already_on_target"
-	ReasonUpdateInProgress  = "update_in_progress"
-	ReasonNoReport          = "no_report_within_step_timeout"
-	ReasonUpdateTimeout     = "update_timeout"
-	ReasonVerifyMismatch    = "verification_mismatch"
-	ReasonRollbackNoAnswer  = "rollback_not_confirmed"
-	ReasonCanceledByRequest = "canceled"
-	ReasonCampaignAborted   = "campaign_aborted"
-	ReasonCampaignCanceled  = "campaign_canceled"
+	ReasonDeviceNotFound   = "device_not_found"
+	ReasonHardwareMismatch = "hardware_mismatch"
+	ReasonOffline          = "offline"
+	ReasonLowBattery       = "low_battery"
+	ReasonDowngrade        = "downgrade_not_allowed"
+	ReasonAlreadyOnTarget  = "already_on_target"
+	ReasonUpdateInProgress = "update_in_progress"
+	ReasonNoReport         = "no_report_within_step_timeout"
+	// ReasonCommandNotReceived: asked, the device named no knowledge of the update.
+	ReasonCommandNotReceived = "command_not_received"
+	ReasonSoakFellBack       = "fell_back_to_previous_image"
+	ReasonSoakRebootLoop     = "reboot_loop"
+	ReasonSoakSilent         = "silent_during_soak"
+	ReasonUpdateTimeout      = "update_timeout"
+	ReasonVerifyMismatch     = "verification_mismatch"
+	ReasonRollbackNoAnswer   = "rollback_not_confirmed"
+	ReasonCanceledByRequest  = "canceled"
+	ReasonCampaignAborted    = "campaign_aborted"
+	ReasonCampaignCanceled   = "campaign_canceled"
 )

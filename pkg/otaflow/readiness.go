@@ -8,17 +8,20 @@ import (
 
 // EvaluateReadiness is the pure decision behind check_device_ready (and a dry run). Offline and low
 // battery may pass with time: the workflow checks again until its ready window ends.
+//
+// A device that seems to run the target already is ready like any other: a version claim
+// (a heartbeat, or a record) never ends an MQTT device's run; the device confirms it
+// in answer to the run's command. ReportsTarget says so for dry runs and for LoRaWAN
+// deployments, whose version uplinks come through the network server.
 func EvaluateReadiness(d model.Device, fw FirmwareRef, p UpdatePolicy, now time.Time) ReadyCheck {
 	current := d.FirmwareVersion
 	if d.ReportedVersion != "" {
 		current = d.ReportedVersion // the device's own word beats our record
 	}
-	check := ReadyCheck{CurrentVersion: current}
+	check := ReadyCheck{CurrentVersion: current, ReportsTarget: current == fw.Version}
 	switch {
 	case d.HardwareModel != fw.HardwareModel:
 		check.Reason = ReasonHardwareMismatch
-	case current == fw.Version:
-		check.AlreadyOnTarget = true
 	case !p.AllowDowngrade && model.CompareVersions(fw.Version, current) < 0:
 		check.Reason = ReasonDowngrade
 	case d.LastSeenAt == nil || now.Sub(*d.LastSeenAt) > p.HeartbeatMaxAge:

@@ -38,6 +38,10 @@ type Heartbeat struct {
 	FirmwareVersion string
 	BatteryPercent  *int
 	SeenAt          time.Time
+	// BootCount is the device's boot counter (0 = it does not count: an uptime that
+	// goes backwards then counts as a boot).
+	BootCount     int64
+	UptimeSeconds int64
 }
 
 // Store is everything the control plane persists.

@@ -21,6 +21,16 @@ const (
 	BehaviorInstallFailure
 	// BehaviorSilent sends heartbeats but never answers a command.
 	BehaviorSilent
+	// BehaviorBootLoop installs and reports INSTALLED, then keeps rebooting on the new
+	// image: its boot counter climbs with every heartbeat.
+	BehaviorBootLoop
+	// BehaviorSlotFallback installs and reports INSTALLED, then its bootloader gives up on
+	// the new image and boots the old slot again (A/B revert): its heartbeats name the
+	// old version.
+	BehaviorSlotFallback
+	// BehaviorLossyReports carries out commands normally, but none of its final reports
+	// reaches the broker; it answers status requests truthfully.
+	BehaviorLossyReports
 )
 
 var behaviorNames = map[Behavior]string{
@@ -29,6 +39,9 @@ var behaviorNames = map[Behavior]string{
 	BehaviorBadChecksum:    "bad_checksum",
 	BehaviorInstallFailure: "install_failure",
 	BehaviorSilent:         "silent",
+	BehaviorBootLoop:       "boot_loop",
+	BehaviorSlotFallback:   "slot_fallback",
+	BehaviorLossyReports:   "lossy_reports",
 }
 
 // String returns the name ParseBehavior accepts, e.g. "install_failure".
@@ -53,5 +66,5 @@ func ParseBehavior(s string) (Behavior, error) {
 			return b, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown device behavior %q (want normal, offline, bad_checksum, install_failure or silent)", s)
+	return 0, fmt.Errorf("unknown device behavior %q (want normal, offline, bad_checksum, install_failure, silent, boot_loop, slot_fallback or lossy_reports)", s)
 }

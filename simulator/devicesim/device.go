@@ -57,11 +57,18 @@ type DeviceState struct {
 	PreviousVersion string
 	HardwareModel   string
 	Behavior        Behavior
+	// BootCount counts the device's boots: one at start, one per install, rollback and
+	// bootloader fall-back, and one per reboot of a reboot loop.
+	BootCount uint32
 	// CommandsReceived counts every command delivered, duplicates included.
 	CommandsReceived int
 	// DuplicatesDropped counts deliveries whose command_id had already been handled.
 	DuplicatesDropped int
 	LastCommandID     string
+	// CurrentCommandID is the latest update or rollback received; CurrentDone says
+	// whether the device has finished it (sent its terminal report, lost or not).
+	CurrentCommandID string
+	CurrentDone      bool
 }
 
 // device is one virtual device. It owns no goroutine while idle: a worker runs only
@@ -83,6 +90,12 @@ type device struct {
 	duplicates int
 	lastCmdID  string
 	commands   []*devicev1.Command
+	boots      uint32
+	// looping: a BehaviorBootLoop device rebooting on its new image.
+	looping bool
+	// current is the latest update or rollback the device received: what a Status
+	// restates.
+	current commandState
 
 	seen      recentIDs // every command id handled
 	installed recentIDs // updates that reached INSTALLED; a CANCEL for them is refused
@@ -98,6 +111,54 @@ type activeUpdate struct {
 	cancel    context.CancelFunc
 }
 
+// commandState is where the device stands on one command.
+type commandState struct {
+	id         string
+	status     devicev1.ReportStatus
+	progress   int32
+	errorCode  string
+	final      *devicev1.Report // the terminal report, repeated for a duplicate command
+	finishedAt time.Time
+}
+
+// terminal reports whether a report status ends its command.
+func terminal(s devicev1.ReportStatus) bool {
+	switch s {
+	case devicev1.ReportStatus_REPORT_STATUS_INSTALLED, devicev1.ReportStatus_REPORT_STATUS_FAILED,
+		devicev1.ReportStatus_REPORT_STATUS_REJECTED, devicev1.ReportStatus_REPORT_STATUS_ROLLED_BACK,
+		devicev1.ReportStatus_REPORT_STATUS_CANCELED:
+		return true
+	}
+	return false
+}
+
+// noteReport records a report about the current command. Callers hold d.mu.
+func (d *device) noteReport(r *devicev1.Report, now time.Time) {
+	if r.GetCommandId() != d.current.id {
+		return
+	}
+	d.current.status, d.current.progress, d.current.errorCode = r.GetStatus(), r.GetProgressPercent(), r.GetErrorCode()
+	if terminal(r.GetStatus()) {
+		d.current.final, d.current.finishedAt = r, now
+	}
+}
+
+// reboot restarts the device (uptime from zero). Callers hold d.mu.
+func (d *device) reboot(now time.Time) {
+	d.boots++
+	d.startedAt = now
+}
+
+// statusLocked is the device's restatement. Callers hold d.mu.
+func (d *device) statusLocked(requestID string, now time.Time) *devicev1.Status {
+	return &devicev1.Status{
+		RequestId: requestID, CommandId: d.current.id, CommandStatus: d.current.status,
+		ProgressPercent: d.current.progress, ErrorCode: d.current.errorCode,
+		FirmwareVersion: d.version, ImageSha256: d.imageSHA, BootCount: d.boots,
+		UptimeSeconds: int64(now.Sub(d.startedAt) / time.Second), ReportedAtMs: now.UnixMilli(),
+	}
+}
+
 func newDevice(spec DeviceSpec, now time.Time) *device {
 	b := spec.Behavior
 	if b == 0 {
@@ -110,6 +171,7 @@ func newDevice(spec DeviceSpec, now time.Time) *device {
 		startedAt: now,
 		behavior:  b,
 		version:   spec.FirmwareVersion,
+		boots:     1,
 		seen:      recentIDs{limit: seenIDsCap},
 		installed: recentIDs{limit: outcomeIDsCap},
 		canceled:  recentIDs{limit: outcomeIDsCap},
@@ -121,6 +183,12 @@ func (d *device) mute() bool {
 	return d.behavior == BehaviorOffline || d.behavior == BehaviorSilent
 }
 
+// loses reports whether a report never reaches the broker (BehaviorLossyReports drops
+// every terminal report). Callers hold d.mu.
+func (d *device) loses(r *devicev1.Report) bool {
+	return d.behavior == BehaviorLossyReports && terminal(r.GetStatus())
+}
+
 func (d *device) snapshot() DeviceState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -130,9 +198,12 @@ func (d *device) snapshot() DeviceState {
 		PreviousVersion:   d.previous,
 		HardwareModel:     d.model,
 		Behavior:          d.behavior,
+		BootCount:         d.boots,
 		CommandsReceived:  d.received,
 		DuplicatesDropped: d.duplicates,
 		LastCommandID:     d.lastCmdID,
+		CurrentCommandID:  d.current.id,
+		CurrentDone:       d.current.final != nil,
 	}
 }
 

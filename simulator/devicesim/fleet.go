@@ -35,6 +35,8 @@ import (
 )
 
 const (
+	// restateWindow: after a reconnect, a device restates a command finished this recently.
+	restateWindow            = 10 * time.Minute
 	defaultHeartbeatInterval = 10 * time.Second
 	defaultDownloadTimeout   = 5 * time.Minute
 	connectTimeout           = 10 * time.Second
@@ -219,6 +221,7 @@ func (f *Fleet) onConnect(c mqtt.Client) {
 			f.log.Error("resubscribe after reconnect failed", zap.Error(err))
 		} else {
 			f.log.Info("reconnected and resubscribed", zap.String("filter", filter))
+			f.spawn(f.restateAfterConnect)
 		}
 	}
 }
@@ -351,9 +354,9 @@ func (f *Fleet) spawn(fn func()) bool {
 // onCommand runs on paho's router goroutine, which delivers messages in order; it
 // must not block, so it only records, deduplicates and queues the command.
 func (f *Fleet) onCommand(_ mqtt.Client, msg mqtt.Message) {
-	_, deviceID, _, err := topic.Parse(msg.Topic())
-	if err != nil {
-		f.log.Warn("ignoring message on unexpected topic", zap.Error(err))
+	deviceID, ok := f.commandTarget(msg.Topic())
+	if !ok {
+		f.log.Warn("ignoring message on unexpected topic", zap.String("topic", msg.Topic()))
 		return
 	}
 	d := f.lookup(deviceID)
@@ -380,8 +383,20 @@ func (f *Fleet) onCommand(_ mqtt.Client, msg mqtt.Message) {
 		// A report could not name the command it answers.
 		log.Warn("ignoring command without command_id")
 		return
+	case cmd.GetType() == devicev1.CommandType_COMMAND_TYPE_STATUS_REQUEST:
+		// Never deduplicated: every request gets its answer.
+		if d.behavior != BehaviorSilent {
+			f.awaitAsync(d.id, f.publishStatusLocked(d, id))
+		}
+		return
 	case d.seen.has(id):
 		d.duplicates++
+		if id == d.current.id && d.current.final != nil && !d.mute() {
+			// The control plane may have missed the outcome: say it again.
+			log.Debug("repeating the outcome of a duplicate command")
+			f.awaitAsync(d.id, f.publishLocked(d, d.current.final))
+			return
+		}
 		log.Debug("dropping duplicate command")
 		return
 	}
@@ -390,6 +405,9 @@ func (f *Fleet) onCommand(_ mqtt.Client, msg mqtt.Message) {
 		return
 	}
 	log.Debug("command received", zap.Stringer("type", cmd.GetType()))
+	if t := cmd.GetType(); t == devicev1.CommandType_COMMAND_TYPE_UPDATE || t == devicev1.CommandType_COMMAND_TYPE_ROLLBACK {
+		d.current = commandState{id: id, status: devicev1.ReportStatus_REPORT_STATUS_ACCEPTED}
+	}
 
 	switch {
 	case cmd.GetType() == devicev1.CommandType_COMMAND_TYPE_CANCEL:
@@ -413,13 +431,60 @@ func (f *Fleet) publishLocked(d *device, r *devicev1.Report) mqtt.Token {
 	if d.mute() {
 		return nil
 	}
-	r.ReportedAtMs = time.Now().UnixMilli()
+	now := time.Now()
+	d.noteReport(r, now)
+	if r.ReportedAtMs == 0 {
+		r.ReportedAtMs = now.UnixMilli()
+	}
+	if d.loses(r) {
+		return nil
+	}
 	payload, err := proto.Marshal(r)
 	if err != nil {
 		f.log.Error("marshal report", zap.String("device", d.id), zap.Error(err))
 		return nil
 	}
 	return f.client.Publish(topic.Reports(f.cfg.TenantID, d.id), 1, false, payload)
+}
+
+// publishStatusLocked publishes the device's restatement; requestID names the status
+// request it answers ("" when unprompted). Callers hold d.mu.
+func (f *Fleet) publishStatusLocked(d *device, requestID string) mqtt.Token {
+	if d.mute() {
+		return nil
+	}
+	payload, err := proto.Marshal(d.statusLocked(requestID, time.Now()))
+	if err != nil {
+		f.log.Error("marshal status", zap.String("device", d.id), zap.Error(err))
+		return nil
+	}
+	return f.client.Publish(topic.Status(f.cfg.TenantID, d.id), 1, false, payload)
+}
+
+// restateAfterConnect has every device with an unfinished command, or one finished
+// lately, restate where it stands: the control plane may have missed its reports while
+// the connection was down.
+func (f *Fleet) restateAfterConnect() {
+	now := time.Now()
+	for _, d := range f.snapshotDevices() {
+		d.mu.Lock()
+		var tok mqtt.Token
+		if c := d.current; c.id != "" && (c.final == nil || now.Sub(c.finishedAt) < restateWindow) {
+			tok = f.publishStatusLocked(d, "")
+		}
+		d.mu.Unlock()
+		f.awaitAsync(d.id, tok)
+	}
+}
+
+// commandTarget returns the device a command topic of this fleet's tenant names.
+func (f *Fleet) commandTarget(t string) (string, bool) {
+	rest, ok := strings.CutPrefix(t, f.cfg.TenantID+"/devices/")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutSuffix(rest, "/"+string(topic.KindCommands))
+	return id, ok && id != "" && !strings.Contains(id, "/")
 }
 
 // await waits for a report's PUBACK and logs a failure; reports are not retried

@@ -43,8 +43,12 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// uniqueTenant keeps parallel test runs on one broker apart.
-func uniqueTenant(t testing.TB) string { return "test-" + randomHex(t, 6) }
+// uniqueTenant keeps parallel test runs on one broker apart; it is a tenant id as the
+// control plane issues them (a UUID), so topics parse as the protocol says.
+func uniqueTenant(t testing.TB) string {
+	h := randomHex(t, 16)
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
 
 // firmwareServer serves images by path; unknown paths answer 404.
 type firmwareServer struct {
@@ -96,6 +100,7 @@ type observer struct {
 	mu         sync.Mutex
 	reports    map[string][]*devicev1.Report
 	heartbeats map[string][]*devicev1.Heartbeat
+	statuses   map[string][]*devicev1.Status
 }
 
 func newObserver(t testing.TB, tenant string) *observer {
@@ -104,6 +109,7 @@ func newObserver(t testing.TB, tenant string) *observer {
 		tenant:     tenant,
 		reports:    map[string][]*devicev1.Report{},
 		heartbeats: map[string][]*devicev1.Heartbeat{},
+		statuses:   map[string][]*devicev1.Status{},
 	}
 	opts := mqtt.NewClientOptions().
 		AddBroker(brokerURL()).
@@ -118,6 +124,7 @@ func newObserver(t testing.TB, tenant string) *observer {
 	subs := map[string]byte{
 		topic.TenantDevices(tenant, topic.KindReports):   1,
 		topic.TenantDevices(tenant, topic.KindHeartbeat): 0,
+		topic.TenantDevices(tenant, topic.KindStatus):    1,
 	}
 	tok = o.client.SubscribeMultiple(subs, o.onMessage)
 	require.True(t, tok.WaitTimeout(startupTimeout), "observer subscribe timed out")
@@ -148,7 +155,32 @@ func (o *observer) onMessage(_ mqtt.Client, msg mqtt.Message) {
 			return
 		}
 		o.heartbeats[deviceID] = append(o.heartbeats[deviceID], hb)
+	case topic.KindStatus:
+		st := &devicev1.Status{}
+		if err := proto.Unmarshal(msg.Payload(), st); err != nil {
+			o.t.Errorf("bad status: %v", err)
+			return
+		}
+		o.statuses[deviceID] = append(o.statuses[deviceID], st)
 	}
+}
+
+// waitStatus waits for the device's answer to the status request requestID.
+func (o *observer) waitStatus(deviceID, requestID string) *devicev1.Status {
+	o.t.Helper()
+	var got *devicev1.Status
+	require.Eventuallyf(o.t, func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		for _, st := range o.statuses[deviceID] {
+			if st.GetRequestId() == requestID {
+				got = st
+				return true
+			}
+		}
+		return false
+	}, waitTimeout, pollInterval, "no status answer from %s to %s", deviceID, requestID)
+	return got
 }
 
 func (o *observer) send(deviceID string, cmd *devicev1.Command) {
@@ -275,6 +307,14 @@ func rollbackCmd(t testing.TB, version string) *devicev1.Command {
 		Type:            devicev1.CommandType_COMMAND_TYPE_ROLLBACK,
 		IssuedAtMs:      time.Now().UnixMilli(),
 		RollbackVersion: version,
+	}
+}
+
+func statusRequestCmd(t testing.TB) *devicev1.Command {
+	return &devicev1.Command{
+		CommandId:  "req-" + randomHex(t, 6),
+		Type:       devicev1.CommandType_COMMAND_TYPE_STATUS_REQUEST,
+		IssuedAtMs: time.Now().UnixMilli(),
 	}
 }
 

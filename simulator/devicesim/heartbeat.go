@@ -68,12 +68,16 @@ func (f *Fleet) heartbeat(d *device) {
 		return
 	}
 	now := time.Now()
+	if d.looping {
+		d.reboot(now)
+	}
 	hb := &devicev1.Heartbeat{
 		FirmwareVersion: d.version,
 		HardwareModel:   d.model,
 		BatteryPercent:  d.battery,
 		UptimeSeconds:   int64(now.Sub(d.startedAt) / time.Second),
 		SentAtMs:        now.UnixMilli(),
+		BootCount:       d.boots,
 	}
 	d.mu.Unlock()
 

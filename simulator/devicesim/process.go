@@ -30,6 +30,10 @@ const (
 // Upper bound on an image whose command gives no size, so a bad URL cannot stream forever.
 const maxImageBytes = 1 << 30
 
+// fallbackDelay is how long a BehaviorSlotFallback device runs a new image before its
+// bootloader reverts.
+const fallbackDelay = time.Second
+
 // drain processes a device's queued commands one at a time, then exits so an idle
 // device holds no goroutine.
 func (f *Fleet) drain(d *device) {
@@ -93,6 +97,12 @@ func (r *run) update() {
 	case fw.GetHardwareModel() != r.d.model:
 		r.reject(ErrCodeHardwareMismatch, fmt.Sprintf("image is for %q, device is %q", fw.GetHardwareModel(), r.d.model))
 		return
+	case r.runsAlready(fw):
+		// Nothing to install: confirm what runs, tied to this command.
+		if r.step(devicev1.ReportStatus_REPORT_STATUS_ACCEPTED, 0) {
+			r.installed(fw, "")
+		}
+		return
 	}
 	if !r.step(devicev1.ReportStatus_REPORT_STATUS_ACCEPTED, 0) ||
 		!r.step(devicev1.ReportStatus_REPORT_STATUS_DOWNLOADING, 0) {
@@ -127,6 +137,19 @@ func (r *run) update() {
 		return
 	}
 
+	r.installed(fw, sum)
+}
+
+// runsAlready reports whether the device runs exactly the image an update names.
+func (r *run) runsAlready(fw *devicev1.Firmware) bool {
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	return r.d.imageSHA != "" && fw.GetVersion() == r.d.version && strings.EqualFold(fw.GetSha256(), r.d.imageSHA)
+}
+
+// installed switches to the image with hash sum (a reboot into the new slot) and
+// reports INSTALLED; an empty sum confirms the image already running.
+func (r *run) installed(fw *devicev1.Firmware, sum string) {
 	d := r.d
 	d.mu.Lock()
 	if r.ctx.Err() != nil {
@@ -134,18 +157,50 @@ func (r *run) update() {
 		d.mu.Unlock()
 		return
 	}
-	d.previous, d.previousSHA = d.version, d.imageSHA
-	d.version, d.imageSHA = fw.GetVersion(), sum
+	now := time.Now()
+	if sum != "" {
+		d.previous, d.previousSHA = d.version, d.imageSHA
+		d.version, d.imageSHA = fw.GetVersion(), sum
+		d.reboot(now)
+		switch d.behavior {
+		case BehaviorBootLoop:
+			d.looping = true
+		case BehaviorSlotFallback:
+			r.f.spawn(func() { r.f.fallBack(d, fw.GetVersion()) })
+		}
+	}
 	d.installed.add(r.cmd.GetCommandId())
 	tok := r.f.publishLocked(d, &devicev1.Report{
 		CommandId:       r.cmd.GetCommandId(),
 		Status:          devicev1.ReportStatus_REPORT_STATUS_INSTALLED,
 		FirmwareVersion: d.version,
 		ImageSha256:     d.imageSHA,
+		BootCount:       d.boots,
 	})
 	d.mu.Unlock()
 	r.f.log.Debug("update installed", zap.String("device", d.id), zap.String("version", fw.GetVersion()))
 	r.f.await(d.id, tok)
+}
+
+// fallBack is an A/B bootloader giving up on a new image: shortly after the install it
+// boots the previous slot again.
+func (f *Fleet) fallBack(d *device, version string) {
+	t := time.NewTimer(fallbackDelay)
+	defer t.Stop()
+	select {
+	case <-f.ctx.Done():
+		return
+	case <-t.C:
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.version != version {
+		return
+	}
+	d.version, d.previous = d.previous, d.version
+	d.imageSHA, d.previousSHA = d.previousSHA, d.imageSHA
+	d.reboot(time.Now())
+	f.log.Debug("bootloader fell back to the previous slot", zap.String("device", d.id), zap.String("version", d.version))
 }
 
 func (r *run) rollback() {
@@ -165,6 +220,8 @@ func (r *run) rollback() {
 		}
 		d.previous, d.previousSHA = d.version, d.imageSHA
 		d.version, d.imageSHA = target, sha
+		d.reboot(time.Now())
+		d.looping = false
 	}
 	tok := r.f.publishLocked(d, &devicev1.Report{
 		CommandId:       r.cmd.GetCommandId(),

@@ -26,6 +26,7 @@ import (
 	"github.com/otaplane/ota/worker/fuota"
 	"github.com/otaplane/ota/worker/lorawan"
 	"github.com/otaplane/ota/worker/mqttbus"
+	"github.com/otaplane/ota/worker/mqttsession"
 	"github.com/otaplane/ota/worker/otaupdate"
 )
 
@@ -53,11 +54,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	// Process-wide and before any worker starts, as the client requires.
 	worker.SetStickyWorkflowCacheSize(cfg.Worker.StickyCacheSize)
 
-	bus, err := mqttbus.Connect(cfg.MQTT, log)
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	bus := mqttbus.New(cfg.MQTT, log)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -80,19 +77,38 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		fuota.Register(w, fuotaActs)
 		lorawan.Register(w, loraActs)
 	}, log)
+	// Serve the known tenants before the first device message can name one.
+	if err := f.Refresh(ctx); err != nil {
+		log.Warn("first tenant refresh failed; retrying in the background", zap.Error(err))
+	}
 
+	// Every handler is in place before the connection: a persistent session's queued
+	// messages arrive right after CONNACK.
 	reports := devicefeed.NewReports(f, st, metrics, log, reportShards)
 	heartbeats := devicefeed.NewHeartbeats(st, metrics, log, cfg.Worker.HeartbeatFlushInterval)
-	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, topic.AllDevices(topic.KindReports)), 1, reports.Handle); err != nil {
-		return err
-	}
-	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, topic.AllDevices(topic.KindHeartbeat)), 0, heartbeats.Handle); err != nil {
-		return err
-	}
 	loraEvents := devicefeed.NewLoRaWANEvents(st, st, metrics, reg, log, cfg.Worker.HeartbeatFlushInterval)
+	group := cfg.MQTT.SharedGroup
+	bus.Handle(topic.Shared(group, topic.AllDevices(topic.KindReports)), 1, reports.Handle)
+	bus.Handle(topic.Shared(group, topic.AllDevices(topic.KindStatus)), 1, reports.Handle)
+	bus.Handle(topic.Shared(group, topic.AllDevices(topic.KindHeartbeat)), 0, heartbeats.Handle)
 	// ChirpStack publishes its integration events with QoS 0.
-	if err := bus.Subscribe(topic.Shared(cfg.MQTT.SharedGroup, devicefeed.ChirpStackEvents), 0, loraEvents.Handle); err != nil {
+	bus.Handle(topic.Shared(group, devicefeed.ChirpStackEvents), 0, loraEvents.Handle)
+	if err := bus.Connect(ctx); err != nil {
 		return err
+	}
+	defer bus.Close()
+
+	sessionsDone := make(chan struct{})
+	sctx, stopSessions := context.WithCancel(context.Background())
+	if cfg.MQTT.PersistentSession {
+		keeper := &mqttsession.Keeper{Store: st, Drainer: bus, Self: bus.ID(), Every: cfg.Worker.SessionTouchInterval,
+			StaleAfter: cfg.Worker.SessionStaleAfter, Log: log.Named("mqtt-sessions"), Now: time.Now}
+		go func() {
+			defer close(sessionsDone)
+			keeper.Run(sctx)
+		}()
+	} else {
+		close(sessionsDone)
 	}
 
 	metricsSrv := &http.Server{Addr: cfg.Worker.MetricsListen, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
@@ -114,13 +130,15 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	<-ctx.Done()
 	log.Info("shutting down: no new device messages, finishing in-flight tasks")
 	bus.Unsubscribe()
-	<-fleetDone // stops pollers; in-flight activities finish within worker.shutdown_timeout
+	<-fleetDone    // stops pollers; in-flight activities finish within worker.shutdown_timeout
+	stopSessions() // marks the session stopped: what is left in it goes to another worker
+	<-sessionsDone
 	reports.Close()
 	heartbeats.Close()
 	loraEvents.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = metricsSrv.Shutdown(sctx)
+	_ = metricsSrv.Shutdown(mctx)
 	log.Info("worker stopped")
 	return nil
 }

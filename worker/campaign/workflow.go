@@ -554,17 +554,11 @@ func (r *run) next(ctx workflow.Context) (otaflow.CampaignDeviceRef, int, bool, 
 // dispatch starts one device's child run; its outcome arrives on r.done.
 func (r *run) dispatch(ref otaflow.CampaignDeviceRef, wave int) {
 	in := r.in
-	policy := in.Policy
-	if in.Rollout.StepTimeout > 0 {
-		policy.StepTimeout = in.Rollout.StepTimeout.D()
-	}
-	if in.Rollout.InProgressTimeout > 0 {
-		policy.UpdateTimeout = in.Rollout.InProgressTimeout.D()
-	}
+	policy := in.Rollout.DevicePolicy(in.Policy)
 	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
 		WorkflowID:                   otaflow.DeviceWorkflowID(ref.DeviceID),
 		ExecutionStartToCloseTimeout: policy.RunTimeout(),
-		TaskStartToCloseTimeout:      20 * time.Second,
+		TaskStartToCloseTimeout:      otaflow.DeviceRunDecisionTimeout,
 		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
 		// A campaign that ends for any reason asks its device runs to cancel cleanly.
 		ParentClosePolicy:   client.ParentClosePolicyRequestCancel,

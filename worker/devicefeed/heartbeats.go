@@ -2,15 +2,13 @@ package devicefeed
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/otaplane/ota/pkg/store"
-	devicev1 "github.com/otaplane/ota/proto/device/v1"
 	"github.com/otaplane/ota/proto/topic"
+	"go.uber.org/zap"
 )
 
 // HeartbeatStore applies a batch of heartbeats.
@@ -25,6 +23,7 @@ type deviceKey struct{ tenant, device string }
 type Heartbeats struct {
 	store    HeartbeatStore
 	log      *zap.Logger
+	drops    *dropLog
 	metrics  *Metrics
 	interval time.Duration
 	maxBatch int
@@ -37,33 +36,31 @@ type Heartbeats struct {
 
 // NewHeartbeats starts the flush loop.
 func NewHeartbeats(st HeartbeatStore, m *Metrics, log *zap.Logger, interval time.Duration) *Heartbeats {
-	h := &Heartbeats{store: st, log: log, metrics: m, interval: interval, maxBatch: 2000,
+	h := &Heartbeats{store: st, log: log, drops: newDropLog(log, m), metrics: m, interval: interval, maxBatch: 2000,
 		pending: map[deviceKey]store.Heartbeat{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.loop()
 	return h
 }
 
-// Handle is the MQTT handler. Heartbeats are QoS 0: nothing to acknowledge.
+// Handle is the MQTT handler. Heartbeats are QoS 0: nothing to acknowledge. A heartbeat
+// with a bad topic or content is dropped here, so it never joins a batch.
 func (h *Heartbeats) Handle(t string, payload []byte, ack func()) {
 	ack()
-	tenantID, deviceID, _, err := topic.Parse(t)
-	if err != nil {
-		h.metrics.Dropped.WithLabelValues("bad_topic").Inc()
+	tenantID, deviceID, kind, err := topic.Parse(t)
+	if err != nil || kind != topic.KindHeartbeat {
+		h.drops.drop("bad_topic", err, zap.String("topic", truncate(t, 200)))
 		return
 	}
-	var hb devicev1.Heartbeat
-	if err := proto.Unmarshal(payload, &hb); err != nil {
-		h.metrics.Dropped.WithLabelValues("bad_payload").Inc()
+	hb, err := DecodeHeartbeat(payload)
+	if err != nil {
+		h.drops.drop("bad_payload", err, zap.String("tenant_id", tenantID), zap.String("device_id", deviceID))
 		return
 	}
 	seen := time.Now().UTC()
-	var battery *int
-	if b := int(hb.GetBatteryPercent()); b >= 0 && b <= 100 {
-		battery = &b
-	}
 	h.mu.Lock()
 	h.pending[deviceKey{tenantID, deviceID}] = store.Heartbeat{TenantID: tenantID, DeviceID: deviceID,
-		FirmwareVersion: hb.GetFirmwareVersion(), BatteryPercent: battery, SeenAt: seen}
+		FirmwareVersion: hb.FirmwareVersion, BatteryPercent: hb.BatteryPercent, SeenAt: seen,
+		BootCount: hb.BootCount, UptimeSeconds: hb.UptimeSeconds}
 	h.mu.Unlock()
 	h.metrics.Heartbeats.Inc()
 }
@@ -94,11 +91,27 @@ func (h *Heartbeats) Flush(ctx context.Context) {
 	h.mu.Unlock()
 	for len(batch) > 0 {
 		n := min(len(batch), h.maxBatch)
-		if err := h.store.ApplyHeartbeats(ctx, batch[:n]); err != nil {
-			// A lost heartbeat is replaced by the next one; don't pile them up.
-			h.log.Warn("heartbeats not applied", zap.Int("count", n), zap.Error(err))
-		}
+		h.apply(ctx, batch[:n])
 		batch = batch[n:]
+	}
+}
+
+// apply writes a batch. If the database refuses it for its content rather than for
+// being unreachable, the batch is split until the bad row is alone and dropped: one row
+// never costs the others their write.
+func (h *Heartbeats) apply(ctx context.Context, batch []store.Heartbeat) {
+	err := h.store.ApplyHeartbeats(ctx, batch)
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil:
+		// A lost heartbeat is replaced by the next one; don't pile them up.
+		h.log.Warn("heartbeats not applied", zap.Int("count", len(batch)), zap.Error(err))
+	case len(batch) == 1:
+		h.drops.drop("bad_row", err, zap.String("tenant_id", batch[0].TenantID), zap.String("device_id", batch[0].DeviceID))
+	default:
+		h.apply(ctx, batch[:len(batch)/2])
+		h.apply(ctx, batch[len(batch)/2:])
 	}
 }
 

@@ -1,5 +1,6 @@
-// Package devicefeed consumes what devices publish — progress reports and heartbeats —
-// through the worker fleet's shared subscriptions, so N replicas split the load.
+// Package devicefeed consumes what devices publish — progress reports, status
+// restatements and heartbeats — through the worker fleet's shared subscriptions, so N
+// replicas split the load.
 package devicefeed
 
 import (
@@ -11,15 +12,14 @@ import (
 
 	"go.uber.org/cadence/.gen/go/shared"
 	"go.uber.org/zap"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
-	devicev1 "github.com/otaplane/ota/proto/device/v1"
 	"github.com/otaplane/ota/proto/topic"
 )
 
-// Signaler delivers a report to the device run that sent the command.
+// Signaler delivers a report to the device run that sent the command. It returns an error
+// wrapping ErrUnknownTenant for a tenant it does not serve.
 type Signaler interface {
 	SignalWorkflow(ctx context.Context, tenantID, workflowID, runID, signal string, arg interface{}) error
 }
@@ -29,29 +29,48 @@ type RunStore interface {
 	AdvanceRun(ctx context.Context, tenantID, deviceID, runID string, state model.DeviceState) error
 }
 
-// Reports routes device reports to their workflow runs as signals. Reports of one device
-// go through one shard, so they keep their order.
+// ErrUnknownTenant: a device message names a tenant the worker does not serve.
+var ErrUnknownTenant = errors.New("unknown tenant")
+
+const (
+	// signalTimeout bounds one delivery attempt.
+	signalTimeout = 5 * time.Second
+	// parkFor bounds how long a device's reports wait for Cadence to take them; after that
+	// they are dropped and the device's run recovers them by asking the device.
+	parkFor = 2 * time.Minute
+	// maxParked bounds the reports one shard holds back; beyond it the shard stops
+	// reading (back-pressure to the broker) until Cadence takes them.
+	maxParked  = 5000
+	firstRetry = 200 * time.Millisecond
+	maxRetry   = 5 * time.Second
+)
+
+// Reports routes device reports and status restatements to their workflow runs as
+// signals. The messages of one device go through one shard, in order. A report Cadence
+// cannot take right now is parked with its device's later messages behind it, while
+// other devices' messages flow on: one tenant's trouble never holds up another's.
 type Reports struct {
 	signaler Signaler
 	store    RunStore
 	log      *zap.Logger
+	drops    *dropLog
 	shards   []chan inbound
 	wg       sync.WaitGroup
 	metrics  *Metrics
-	// retryFor bounds how long a report is retried while Cadence is unreachable; the
-	// run's step timer is the backstop after that.
-	retryFor time.Duration
+	now      func() time.Time
 }
 
 type inbound struct {
-	topic   string
+	key  deviceKey
+	kind topic.Kind
+	// payload is decoded in the shard, off the MQTT client's goroutine.
 	payload []byte
 	ack     func()
 }
 
 // NewReports starts shards goroutines.
 func NewReports(s Signaler, st RunStore, m *Metrics, log *zap.Logger, shards int) *Reports {
-	r := &Reports{signaler: s, store: st, log: log, metrics: m, retryFor: 30 * time.Second}
+	r := &Reports{signaler: s, store: st, log: log, drops: newDropLog(log, m), metrics: m, now: time.Now}
 	r.shards = make([]chan inbound, shards)
 	for i := range r.shards {
 		r.shards[i] = make(chan inbound, 256)
@@ -61,15 +80,25 @@ func NewReports(s Signaler, st RunStore, m *Metrics, log *zap.Logger, shards int
 	return r
 }
 
-// Handle is the MQTT handler. The message is acknowledged only once it was delivered
-// (or can never be), so a worker crash in between gets it redelivered.
+// Handle is the MQTT handler for reports and status topics. A message whose topic is not
+// a device's is dropped here; the rest are acknowledged once delivered, dropped, or
+// parked in memory (see parked).
 func (r *Reports) Handle(t string, payload []byte, ack func()) {
+	tenantID, deviceID, kind, err := topic.Parse(t)
+	if err != nil || (kind != topic.KindReports && kind != topic.KindStatus) {
+		r.drops.drop("bad_topic", err, zap.String("topic", truncate(t, 200)))
+		ack()
+		return
+	}
+	key := deviceKey{tenantID, deviceID}
 	h := fnv.New32a()
-	h.Write([]byte(t))
-	r.shards[h.Sum32()%uint32(len(r.shards))] <- inbound{topic: t, payload: payload, ack: ack}
+	h.Write([]byte(tenantID))
+	h.Write([]byte{'/'})
+	h.Write([]byte(deviceID))
+	r.shards[h.Sum32()%uint32(len(r.shards))] <- inbound{key: key, kind: kind, payload: payload, ack: ack}
 }
 
-// Close drains the shards.
+// Close drains the shards: parked reports get one more try each.
 func (r *Reports) Close() {
 	for _, c := range r.shards {
 		close(c)
@@ -77,106 +106,163 @@ func (r *Reports) Close() {
 	r.wg.Wait()
 }
 
+// parked holds one device's reports that wait for Cadence, oldest first.
+type parked struct {
+	msgs    []pending
+	since   time.Time
+	next    time.Time
+	backoff time.Duration
+}
+
+type pending struct {
+	key    deviceKey
+	runID  string
+	report otaflow.DeviceReport
+}
+
 func (r *Reports) loop(in <-chan inbound) {
 	defer r.wg.Done()
-	for m := range in {
-		r.process(m)
-		m.ack()
+	waiting := map[deviceKey]*parked{}
+	count := 0
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		var src <-chan inbound
+		if count < maxParked {
+			src = in
+		}
+		if next, ok := earliest(waiting); ok {
+			timer.Reset(max(time.Until(next), 0))
+		}
+		select {
+		case m, open := <-src:
+			if !open {
+				r.retryParked(waiting, &count, true)
+				return
+			}
+			p, ok := r.decode(m)
+			m.ack() // delivered, dropped or parked: the broker may move on
+			if !ok {
+				continue
+			}
+			if q := waiting[m.key]; q != nil {
+				q.msgs = append(q.msgs, p)
+				count++
+				continue
+			}
+			if !r.deliver(p) {
+				now := r.now()
+				waiting[m.key] = &parked{msgs: []pending{p}, since: now, next: now.Add(firstRetry), backoff: firstRetry}
+				count++
+			}
+		case <-timer.C:
+			r.retryParked(waiting, &count, false)
+		}
 	}
 }
 
-func (r *Reports) process(m inbound) {
-	tenantID, deviceID, _, err := topic.Parse(m.topic)
-	if err != nil {
-		r.metrics.Dropped.WithLabelValues("bad_topic").Inc()
-		return
-	}
-	var rep devicev1.Report
-	if err := proto.Unmarshal(m.payload, &rep); err != nil {
-		r.metrics.Dropped.WithLabelValues("bad_payload").Inc()
-		r.log.Warn("undecodable report", zap.String("tenant_id", tenantID), zap.String("device_id", deviceID), zap.Error(err))
-		return
-	}
-	runID, ok := otaflow.RunIDFromCommandID(rep.GetCommandId())
-	if !ok {
-		r.metrics.Dropped.WithLabelValues("bad_command_id").Inc()
-		return
-	}
-	sig := ToSignal(&rep)
-	log := r.log.With(zap.String("tenant_id", tenantID), zap.String("device_id", deviceID),
-		zap.String("run_id", runID), zap.String("command_id", rep.GetCommandId()), zap.String("status", string(sig.Status)))
-	if err := r.signal(tenantID, deviceID, runID, sig); err != nil {
-		var gone *shared.EntityNotExistsError
-		if errors.As(err, &gone) {
-			r.metrics.Dropped.WithLabelValues("run_closed").Inc()
-			log.Debug("report for a closed run dropped")
-			return
+func earliest(waiting map[deviceKey]*parked) (time.Time, bool) {
+	var at time.Time
+	for _, q := range waiting {
+		if at.IsZero() || q.next.Before(at) {
+			at = q.next
 		}
-		r.metrics.Dropped.WithLabelValues("signal_failed").Inc()
-		log.Error("report not delivered", zap.Error(err))
-		return
+	}
+	return at, !at.IsZero()
+}
+
+// retryParked retries every device whose turn has come (all of them once when final).
+func (r *Reports) retryParked(waiting map[deviceKey]*parked, count *int, final bool) {
+	now := r.now()
+	for key, q := range waiting {
+		if !final && now.Before(q.next) {
+			continue
+		}
+		for len(q.msgs) > 0 && r.deliver(q.msgs[0]) {
+			q.msgs = q.msgs[1:]
+			*count--
+		}
+		switch {
+		case len(q.msgs) == 0:
+			delete(waiting, key)
+		case final || now.Sub(q.since) > parkFor:
+			r.drops.drop("cadence_unavailable", nil, zap.String("tenant_id", key.tenant), zap.String("device_id", key.device),
+				zap.Int("reports", len(q.msgs)))
+			r.metrics.Dropped.WithLabelValues("cadence_unavailable").Add(float64(len(q.msgs) - 1))
+			*count -= len(q.msgs)
+			delete(waiting, key)
+		default:
+			q.backoff = min(2*q.backoff, maxRetry)
+			q.next = now.Add(q.backoff)
+		}
+	}
+}
+
+// decode turns a message into a pending delivery; false means it was dropped.
+func (r *Reports) decode(m inbound) (pending, bool) {
+	decode := DecodeReport
+	if m.kind == topic.KindStatus {
+		decode = DecodeStatus
+	}
+	rep, runID, err := decode(m.payload)
+	if err != nil {
+		r.drops.drop("bad_payload", err, zap.String("tenant_id", m.key.tenant), zap.String("device_id", m.key.device))
+		return pending{}, false
+	}
+	return pending{key: m.key, runID: runID, report: rep}, true
+}
+
+// deliver makes one attempt to signal the run; false means try again later.
+func (r *Reports) deliver(p pending) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+	defer cancel()
+	err := r.signaler.SignalWorkflow(ctx, p.key.tenant, otaflow.DeviceWorkflowID(p.key.device), p.runID,
+		otaflow.SignalDeviceReport, p.report)
+	if err != nil {
+		reason, permanent := permanentSignalError(err)
+		switch {
+		case reason == "run_closed":
+			// A late or repeated report for a run that has ended: expected, not poison.
+			r.metrics.Dropped.WithLabelValues(reason).Inc()
+			r.log.Debug("report for a closed run dropped", zap.String("device_id", p.key.device), zap.String("run_id", p.runID))
+			return true
+		case permanent:
+			r.drops.drop(reason, err, zap.String("tenant_id", p.key.tenant), zap.String("device_id", p.key.device),
+				zap.String("run_id", p.runID))
+			return true
+		}
+		r.log.Debug("report delivery deferred", zap.String("tenant_id", p.key.tenant), zap.String("device_id", p.key.device),
+			zap.Error(err))
+		return false
 	}
 	r.metrics.Signaled.Inc()
-	if st, ok := sig.Status.ProgressState(); ok {
+	if st, ok := p.report.Status.ProgressState(); ok && !p.report.Restated {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := r.store.AdvanceRun(ctx, tenantID, deviceID, runID, st); err != nil {
-			log.Warn("progress not recorded", zap.Error(err))
+		if err := r.store.AdvanceRun(ctx, p.key.tenant, p.key.device, p.runID, st); err != nil {
+			r.log.Warn("progress not recorded", zap.String("device_id", p.key.device), zap.Error(err))
 		}
 	}
+	return true
 }
 
-func (r *Reports) signal(tenantID, deviceID, runID string, sig otaflow.DeviceReport) error {
-	deadline := time.Now().Add(r.retryFor)
-	backoff := 200 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := r.signaler.SignalWorkflow(ctx, tenantID, otaflow.DeviceWorkflowID(deviceID), runID, otaflow.SignalDeviceReport, sig)
-		cancel()
-		var gone *shared.EntityNotExistsError
-		if err == nil || errors.As(err, &gone) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(backoff)
-		backoff = min(backoff*2, 5*time.Second)
+// permanentSignalError sorts the errors a retry can never fix from those of a Cadence
+// that is briefly unavailable or busy.
+func permanentSignalError(err error) (string, bool) {
+	var (
+		gone       *shared.EntityNotExistsError
+		closed     *shared.WorkflowExecutionAlreadyCompletedError
+		bad        *shared.BadRequestError
+		noDomain   *shared.DomainNotActiveError
+		notAllowed *shared.AccessDeniedError
+	)
+	switch {
+	case errors.As(err, &gone), errors.As(err, &closed):
+		return "run_closed", true
+	case errors.Is(err, ErrUnknownTenant):
+		return "unknown_tenant", true
+	case errors.As(err, &bad), errors.As(err, &noDomain), errors.As(err, &notAllowed):
+		return "refused_by_cadence", true
 	}
-}
-
-// ToSignal converts the wire report into the workflow's signal payload.
-func ToSignal(rep *devicev1.Report) otaflow.DeviceReport {
-	return otaflow.DeviceReport{
-		CommandID:       rep.GetCommandId(),
-		Status:          reportStatus(rep.GetStatus()),
-		ProgressPercent: int(rep.GetProgressPercent()),
-		FirmwareVersion: rep.GetFirmwareVersion(),
-		ImageSHA256:     rep.GetImageSha256(),
-		ErrorCode:       rep.GetErrorCode(),
-		ErrorMessage:    rep.GetErrorMessage(),
-		ReportedAt:      time.UnixMilli(rep.GetReportedAtMs()).UTC(),
-	}
-}
-
-func reportStatus(s devicev1.ReportStatus) otaflow.ReportStatus {
-	switch s {
-	case devicev1.ReportStatus_REPORT_STATUS_ACCEPTED:
-		return otaflow.ReportAccepted
-	case devicev1.ReportStatus_REPORT_STATUS_DOWNLOADING:
-		return otaflow.ReportDownloading
-	case devicev1.ReportStatus_REPORT_STATUS_DOWNLOADED:
-		return otaflow.ReportDownloaded
-	case devicev1.ReportStatus_REPORT_STATUS_INSTALLING:
-		return otaflow.ReportInstalling
-	case devicev1.ReportStatus_REPORT_STATUS_INSTALLED:
-		return otaflow.ReportInstalled
-	case devicev1.ReportStatus_REPORT_STATUS_FAILED:
-		return otaflow.ReportFailed
-	case devicev1.ReportStatus_REPORT_STATUS_REJECTED:
-		return otaflow.ReportRejected
-	case devicev1.ReportStatus_REPORT_STATUS_ROLLED_BACK:
-		return otaflow.ReportRolledBack
-	case devicev1.ReportStatus_REPORT_STATUS_CANCELED:
-		return otaflow.ReportCanceled
-	default:
-		return ""
-	}
+	return "", false
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/worker/devicefeed"
 )
 
 // TenantLister lists the tenants to serve.
@@ -37,12 +38,15 @@ type Fleet struct {
 	mu      sync.Mutex
 	workers map[string]worker.Worker
 	clients map[string]client.Client
+	// known holds every tenant this process has served; device messages naming any
+	// other tenant are refused before they cost a client or a Cadence call.
+	known map[string]bool
 }
 
 // New returns a Fleet; call Run to start serving.
 func New(svc workflowserviceclient.Interface, cfg config.Config, tenants TenantLister, register RegisterFunc, log *zap.Logger) *Fleet {
 	return &Fleet{service: svc, cfg: cfg, tenants: tenants, register: register, log: log,
-		workers: map[string]worker.Worker{}, clients: map[string]client.Client{}}
+		workers: map[string]worker.Worker{}, clients: map[string]client.Client{}, known: map[string]bool{}}
 }
 
 // Run refreshes the tenant list until ctx ends, then stops every worker (each finishes
@@ -100,6 +104,7 @@ func (f *Fleet) start(t model.Tenant) error {
 	}
 	f.mu.Lock()
 	f.workers[t.ID] = w
+	f.known[t.ID] = true
 	f.mu.Unlock()
 	f.log.Info("serving tenant", zap.String("tenant_id", t.ID), zap.String("domain", t.CadenceDomain))
 	return nil
@@ -124,18 +129,25 @@ func (f *Fleet) stopAll() {
 
 // SignalWorkflow signals a run in the tenant's domain (devicefeed.Signaler).
 func (f *Fleet) SignalWorkflow(ctx context.Context, tenantID, workflowID, runID, signal string, arg interface{}) error {
-	return f.client(tenantID).SignalWorkflow(ctx, workflowID, runID, signal, arg)
+	c, err := f.client(tenantID)
+	if err != nil {
+		return err
+	}
+	return c.SignalWorkflow(ctx, workflowID, runID, signal, arg)
 }
 
-func (f *Fleet) client(tenantID string) client.Client {
+func (f *Fleet) client(tenantID string) (client.Client, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.known[tenantID] {
+		return nil, fmt.Errorf("%w %s", devicefeed.ErrUnknownTenant, tenantID)
+	}
 	c, ok := f.clients[tenantID]
 	if !ok {
 		c = client.NewClient(f.service, cadenceclient.DomainName(f.cfg.Cadence.DomainPrefix, tenantID), &client.Options{})
 		f.clients[tenantID] = c
 	}
-	return c
+	return c, nil
 }
 
 // Serving reports how many tenants have a running worker.

@@ -120,7 +120,7 @@ func (a *Activities) Prepare(ctx context.Context, req PrepareRequest) (Prepared,
 		check := otaflow.EvaluateReadiness(dev, in.Firmware, req.Policy, a.Now())
 		out.From[i] = check.CurrentVersion
 		switch {
-		case check.AlreadyOnTarget:
+		case check.ReportsTarget && check.Reason != otaflow.ReasonHardwareMismatch:
 			out.Rejected[i] = otaflow.ReasonAlreadyOnTarget
 		case !check.Ready:
 			out.Rejected[i] = check.Reason

@@ -1,9 +1,11 @@
-// Package mqttbus is the worker's one connection to the MQTT broker: QoS 1 publishing with
-// broker acknowledgement, and subscriptions that survive reconnects.
+// Package mqttbus is the worker's connection to the MQTT broker: QoS 1 publishing with
+// broker acknowledgement, and subscriptions whose handlers are in place before the
+// connection is, so nothing the broker kept for a persistent session is dropped.
 package mqttbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -26,93 +28,143 @@ type subscription struct {
 	handler Handler
 }
 
-// Bus is a connected MQTT client.
+// Bus is the worker's MQTT client.
 type Bus struct {
-	client  mqtt.Client
-	log     *zap.Logger
-	timeout time.Duration
+	cfg      config.MQTT
+	clientID string
+	log      *zap.Logger
+	client   mqtt.Client
 
 	mu   sync.Mutex
 	subs []subscription
+	// routes are every handler ever registered; unlike subs, Unsubscribe keeps them.
+	routes []subscription
+	// firstSub reports the outcome of the first connection's subscriptions to Connect.
+	firstSub chan error
+	once     sync.Once
 }
 
-// Connect dials the broker and waits for the first connection.
-func Connect(cfg config.MQTT, log *zap.Logger) (*Bus, error) {
-	b := &Bus{log: log, timeout: cfg.PublishTimeout}
-	clientID := cfg.ClientID
-	if clientID == "" {
-		// Stable across restarts (a pod name under Kubernetes), so a persistent session
-		// picks up what the broker queued while the worker was down.
-		host, _ := os.Hostname()
-		clientID = "ota-worker-" + host
-	}
-	opts := mqtt.NewClientOptions().
-		AddBroker(cfg.Broker).
-		SetClientID(clientID).
-		SetUsername(cfg.Username).
-		SetPassword(cfg.Password).
-		SetCleanSession(!cfg.PersistentSession).
-		SetAutoAckDisabled(true).
+// New prepares a client; register handlers with Handle, then Connect.
+func New(cfg config.MQTT, log *zap.Logger) *Bus {
+	b := &Bus{cfg: cfg, clientID: ClientID(cfg), log: log, firstSub: make(chan error, 1)}
+	opts := b.options(b.clientID, !cfg.PersistentSession).
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).
-		SetConnectTimeout(cfg.ConnectTimeout).
-		SetKeepAlive(30 * time.Second).
-		SetOrderMatters(false).
-		SetOnConnectHandler(b.resubscribe).
+		SetOnConnectHandler(b.subscribeAll).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 			log.Warn("mqtt connection lost; reconnecting", zap.Error(err))
 		})
 	b.client = mqtt.NewClient(opts)
-	tok := b.client.Connect()
-	if !tok.WaitTimeout(cfg.ConnectTimeout) {
-		b.client.Disconnect(0)
-		return nil, fmt.Errorf("mqtt: connect to %s: no answer within %s", cfg.Broker, cfg.ConnectTimeout)
-	}
-	if err := tok.Error(); err != nil {
-		return nil, fmt.Errorf("mqtt: connect to %s: %w", cfg.Broker, err)
-	}
-	return b, nil
+	return b
 }
 
-// resubscribe restores every subscription after a (re)connect (a clean session forgets
-// them; for a persistent one it is harmless).
-func (b *Bus) resubscribe(c mqtt.Client) {
+// ClientID is the worker's MQTT client id: configured, or from the host name (a pod
+// name under Kubernetes), stable across restarts so a persistent session resumes.
+func ClientID(cfg config.MQTT) string {
+	if cfg.ClientID != "" {
+		return cfg.ClientID
+	}
+	host, _ := os.Hostname()
+	return "ota-worker-" + host
+}
+
+func (b *Bus) options(clientID string, clean bool) *mqtt.ClientOptions {
+	return mqtt.NewClientOptions().
+		AddBroker(b.cfg.Broker).
+		SetClientID(clientID).
+		SetUsername(b.cfg.Username).
+		SetPassword(b.cfg.Password).
+		SetCleanSession(clean).
+		SetAutoAckDisabled(true).
+		SetConnectTimeout(b.cfg.ConnectTimeout).
+		SetKeepAlive(30 * time.Second).
+		SetOrderMatters(false)
+}
+
+// ID is the client id the bus connects with.
+func (b *Bus) ID() string { return b.clientID }
+
+// Handle registers a handler for filter (a shared subscription is fine). Call it before
+// Connect: the broker may deliver what it queued for the session right after CONNACK,
+// before any SUBSCRIBE is answered, and only a registered route can take it.
+func (b *Bus) Handle(filter string, qos byte, h Handler) {
+	s := subscription{filter: filter, qos: qos, handler: h}
+	b.mu.Lock()
+	b.subs = append(b.subs, s)
+	b.routes = append(b.routes, s)
+	b.mu.Unlock()
+	b.client.AddRoute(filter, route(h))
+}
+
+func route(h Handler) mqtt.MessageHandler {
+	return func(_ mqtt.Client, m mqtt.Message) {
+		var once sync.Once
+		h(m.Topic(), m.Payload(), func() { once.Do(m.Ack) })
+	}
+}
+
+// Connect dials the broker and waits until the first connection has subscribed.
+func (b *Bus) Connect(ctx context.Context) error {
+	tok := b.client.Connect()
+	timeout := b.cfg.ConnectTimeout
+	if !tok.WaitTimeout(timeout) {
+		b.client.Disconnect(0)
+		return fmt.Errorf("mqtt: connect to %s: no answer within %s", b.cfg.Broker, timeout)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("mqtt: connect to %s: %w", b.cfg.Broker, err)
+	}
+	select {
+	case err := <-b.firstSub:
+		if err != nil {
+			b.client.Disconnect(0)
+		}
+		return err
+	case <-ctx.Done():
+		b.client.Disconnect(0)
+		return ctx.Err()
+	}
+}
+
+// subscribeAll (re)subscribes after every connect: a clean session forgets
+// subscriptions, and for a persistent one it is harmless.
+func (b *Bus) subscribeAll(c mqtt.Client) {
 	b.mu.Lock()
 	subs := append([]subscription(nil), b.subs...)
 	b.mu.Unlock()
+	var errs []error
 	for _, s := range subs {
-		if err := b.subscribe(s); err != nil {
-			b.log.Error("mqtt resubscribe failed", zap.String("filter", s.filter), zap.Error(err))
+		if err := subscribe(c, s.filter, s.qos, b.cfg.PublishTimeout); err != nil {
+			b.log.Error("mqtt subscribe failed", zap.String("filter", s.filter), zap.Error(err))
+			errs = append(errs, err)
 		}
 	}
+	b.once.Do(func() { b.firstSub <- errors.Join(errs...) })
 }
 
-func (b *Bus) subscribe(s subscription) error {
-	tok := b.client.Subscribe(s.filter, s.qos, func(_ mqtt.Client, m mqtt.Message) {
-		var once sync.Once
-		s.handler(m.Topic(), m.Payload(), func() { once.Do(m.Ack) })
-	})
-	if !tok.WaitTimeout(b.timeout) {
-		return fmt.Errorf("mqtt: subscribe %s: no answer within %s", s.filter, b.timeout)
+func subscribe(c mqtt.Client, filter string, qos byte, timeout time.Duration) error {
+	// The route registered by Handle delivers; no per-subscription callback.
+	tok := c.Subscribe(filter, qos, nil)
+	if !tok.WaitTimeout(timeout) {
+		return fmt.Errorf("mqtt: subscribe %s: no answer within %s", filter, timeout)
 	}
 	if err := tok.Error(); err != nil {
-		return fmt.Errorf("mqtt: subscribe %s: %w", s.filter, err)
+		return fmt.Errorf("mqtt: subscribe %s: %w", filter, err)
+	}
+	if st, ok := tok.(*mqtt.SubscribeToken); ok {
+		for f, code := range st.Result() {
+			if code >= 0x80 {
+				return fmt.Errorf("mqtt: subscribe %s: refused by the broker", f)
+			}
+		}
 	}
 	return nil
 }
 
-// Subscribe adds a subscription that is restored after every reconnect.
-func (b *Bus) Subscribe(filter string, qos byte, h Handler) error {
-	s := subscription{filter: filter, qos: qos, handler: h}
-	b.mu.Lock()
-	b.subs = append(b.subs, s)
-	b.mu.Unlock()
-	return b.subscribe(s)
-}
-
-// Unsubscribe stops all subscriptions (first step of a graceful shutdown).
+// Unsubscribe stops all subscriptions (first step of a graceful shutdown); the routes
+// stay, so what the broker already sent is still handled.
 func (b *Bus) Unsubscribe() {
 	b.mu.Lock()
 	filters := make([]string, len(b.subs))
@@ -122,7 +174,7 @@ func (b *Bus) Unsubscribe() {
 	b.subs = nil
 	b.mu.Unlock()
 	if len(filters) > 0 && b.client.IsConnected() {
-		b.client.Unsubscribe(filters...).WaitTimeout(b.timeout)
+		b.client.Unsubscribe(filters...).WaitTimeout(b.cfg.PublishTimeout)
 	}
 }
 
@@ -132,6 +184,8 @@ func (b *Bus) Publish(ctx context.Context, topic string, qos byte, payload []byt
 		return fmt.Errorf("mqtt: publish %s: not connected", topic)
 	}
 	tok := b.client.Publish(topic, qos, false, payload)
+	timer := time.NewTimer(b.cfg.PublishTimeout)
+	defer timer.Stop()
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
@@ -140,8 +194,8 @@ func (b *Bus) Publish(ctx context.Context, topic string, qos byte, payload []byt
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("mqtt: publish %s: %w", topic, ctx.Err())
-	case <-time.After(b.timeout):
-		return fmt.Errorf("mqtt: publish %s: no acknowledgement within %s", topic, b.timeout)
+	case <-timer.C:
+		return fmt.Errorf("mqtt: publish %s: no acknowledgement within %s", topic, b.cfg.PublishTimeout)
 	}
 }
 

@@ -72,10 +72,13 @@ func (a *Activities) SendMQTTCommand(ctx context.Context, req otaflow.CommandReq
 		IssuedAtMs:  req.IssuedAt.UnixMilli(),
 		ExpiresAtMs: req.IssuedAt.Add(req.TTL).UnixMilli(),
 	}
-	if req.CancelsCommand != "" {
+	switch {
+	case req.RequestStatus:
+		cmd.Type = devicev1.CommandType_COMMAND_TYPE_STATUS_REQUEST
+	case req.CancelsCommand != "":
 		cmd.Type = devicev1.CommandType_COMMAND_TYPE_CANCEL
 		cmd.CancelsCommandId = req.CancelsCommand
-	} else {
+	default:
 		cmd.Type = devicev1.CommandType_COMMAND_TYPE_UPDATE
 		cmd.Firmware = a.firmware(req)
 		cmd.RollbackVersion = req.RollbackVersion
@@ -143,6 +146,27 @@ func (a *Activities) VerifyFirmware(ctx context.Context, req otaflow.VerifyReque
 		return cadence.NewCustomError(ErrReasonVerifyMismatch, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// CheckDeviceHealth is check_device_health: what the device's heartbeats said last (for
+// a soak). The first check moves a campaign's device to SOAKING.
+func (a *Activities) CheckDeviceHealth(ctx context.Context, req otaflow.HealthRequest) (otaflow.DeviceHealth, error) {
+	if req.CampaignID != "" {
+		info := activity.GetInfo(ctx)
+		if err := a.Store.AdvanceCampaignDevice(ctx, req.TenantID, req.CampaignID, req.DeviceID, model.StateSoaking, "",
+			info.WorkflowExecution.ID, info.WorkflowExecution.RunID); err != nil {
+			return otaflow.DeviceHealth{}, err
+		}
+	}
+	d, err := a.Store.GetDevice(ctx, req.TenantID, req.DeviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return otaflow.DeviceHealth{}, nil
+	}
+	if err != nil {
+		return otaflow.DeviceHealth{}, err
+	}
+	return otaflow.DeviceHealth{Found: true, ReportedVersion: d.ReportedVersion, LastSeenAt: d.LastSeenAt,
+		BootCount: d.BootCount}, nil
 }
 
 // UpdateDevice is update_device: device firmware, history row and campaign status in one

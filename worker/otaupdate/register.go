@@ -20,11 +20,12 @@ type Registry interface {
 func Register(r Registry, a *Activities) {
 	r.RegisterWorkflowWithOptions(NewFlow(a).Run, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
 	for name, fn := range map[string]interface{}{
-		otaflow.ActivityCheckDeviceReady: a.CheckDeviceReady,
-		otaflow.ActivitySendMQTTCommand:  a.SendMQTTCommand,
-		otaflow.ActivityVerifyFirmware:   a.VerifyFirmware,
-		otaflow.ActivityUpdateDevice:     a.UpdateDevice,
-		otaflow.ActivityRollback:         a.Rollback,
+		otaflow.ActivityCheckDeviceReady:  a.CheckDeviceReady,
+		otaflow.ActivitySendMQTTCommand:   a.SendMQTTCommand,
+		otaflow.ActivityVerifyFirmware:    a.VerifyFirmware,
+		otaflow.ActivityUpdateDevice:      a.UpdateDevice,
+		otaflow.ActivityRollback:          a.Rollback,
+		otaflow.ActivityCheckDeviceHealth: a.CheckDeviceHealth,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -1,6 +1,7 @@
 package otaupdate
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -8,12 +9,20 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-// TestReplayRecordedHistory replays a history recorded on a real Cadence server (see
-// integration/history_export_test.go). A non-deterministic change to the workflow code
-// makes this fail before it can break runs in flight.
-func TestReplayRecordedHistory(t *testing.T) {
-	r := worker.NewWorkflowReplayer()
-	// Activities are registered too: their names label the local-activity markers.
-	Register(r, &Activities{})
-	require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(zaptest.NewLogger(t), "testdata/update_device_history.json"))
+// TestReplayRecordedHistories replays histories recorded on a real Cadence server (see
+// integration/history_export_test.go), including runs recorded before changeDeviceTruth.
+// A non-deterministic change to the workflow code makes this fail before it can break
+// runs in flight.
+func TestReplayRecordedHistories(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			// Activities are registered too: their names label the local-activity markers.
+			Register(r, &Activities{})
+			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(zaptest.NewLogger(t), f))
+		})
+	}
 }

@@ -10,13 +10,20 @@ import (
 	"go.uber.org/cadence"
 	"go.uber.org/cadence/workflow"
 
+	"github.com/otaplane/ota/pkg/devicerun"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/worker/localfirst"
 )
 
-// activityTimeout is the start-to-close bound of every activity attempt.
-const activityTimeout = 5 * time.Minute
+// activityTimeout bounds one attempt of a regular (fallback) activity. Every activity is
+// a publish or a few statements: a worker that dies holding one is noticed in seconds.
+const activityTimeout = 30 * time.Second
+
+// changeDeviceTruth versions the run that asks a silent device where it stands, lets
+// only the device's answer to its command end it SUCCEEDED, and may soak it. Runs
+// started before it replay through legacy.go.
+const changeDeviceTruth = "device-truth"
 
 // Custom error reasons. Permanent ones are listed as non-retryable in the retry policies.
 const (
@@ -46,7 +53,7 @@ func localOptions() workflow.LocalActivityOptions {
 
 func commandOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		ScheduleToStartTimeout: activityTimeout,
+		ScheduleToStartTimeout: 5 * time.Minute,
 		StartToCloseTimeout:    activityTimeout,
 		RetryPolicy: &cadence.RetryPolicy{
 			InitialInterval:          time.Second,
@@ -59,10 +66,19 @@ func commandOptions() workflow.ActivityOptions {
 	}
 }
 
+// probeOptions: a status request that cannot be sent soon is not worth sending late;
+// the silence rules ask again.
+func probeOptions() workflow.ActivityOptions {
+	o := commandOptions()
+	o.RetryPolicy.ExpirationInterval = time.Minute
+	o.RetryPolicy.MaximumAttempts = 3
+	return o
+}
+
 // recordOptions retries for a long time: the outcome must reach the database.
 func recordOptions() workflow.ActivityOptions {
 	return workflow.ActivityOptions{
-		ScheduleToStartTimeout: activityTimeout,
+		ScheduleToStartTimeout: 5 * time.Minute,
 		StartToCloseTimeout:    activityTimeout,
 		RetryPolicy: &cadence.RetryPolicy{
 			InitialInterval:          time.Second,
@@ -94,6 +110,10 @@ type run struct {
 	commandID string
 	progress  int
 	history   []otaflow.Transition
+	// running is the version the device last stated in a report or answer tied to this run.
+	running string
+	// probes numbers the run's status requests (their command ids).
+	probes int
 }
 
 func (r *run) enter(ctx workflow.Context, s model.DeviceState, detail string) {
@@ -114,9 +134,10 @@ func (r *run) snapshot() (otaflow.DeviceRunState, error) {
 
 // Run is OTA_UPDATE_DEVICE.
 //
-// PENDING → CHECKING → COMMANDED → DOWNLOADING → INSTALLING → VERIFYING → SUCCEEDED
-// with REJECTED (not eligible / refused), TIMED_OUT (no report in time), CANCELED, and
-// after a failure once a command was sent: ROLLING_BACK → ROLLED_BACK (or FAILED).
+// PENDING → CHECKING → COMMANDED → DOWNLOADING → INSTALLING → VERIFYING [→ SOAKING] →
+// SUCCEEDED, with REJECTED (not eligible / refused), TIMED_OUT (silent, and no answer
+// when asked), CANCELED, FAILED (incl. an unhealthy soak), and after a failed install
+// ROLLING_BACK → ROLLED_BACK (or FAILED).
 func (f *Flow) Run(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.UpdateDeviceResult, error) {
 	info := workflow.GetInfo(ctx)
 	r := &run{acts: f.acts, in: in, runID: info.WorkflowExecution.RunID}
@@ -126,7 +147,13 @@ func (f *Flow) Run(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.
 	}
 	reports := workflow.GetSignalChannel(ctx, otaflow.SignalDeviceReport)
 
-	outcome, err := r.execute(ctx, reports)
+	var outcome outcome
+	var err error
+	if workflow.GetVersion(ctx, changeDeviceTruth, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		outcome, err = r.legacyExecute(ctx, reports)
+	} else {
+		outcome, err = r.execute(ctx, reports)
+	}
 	if err != nil {
 		return otaflow.UpdateDeviceResult{}, err
 	}
@@ -140,7 +167,7 @@ func (f *Flow) Run(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.
 	rec := otaflow.OutcomeRequest{
 		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, Firmware: in.Firmware,
 		State: outcome.state, Reason: outcome.reason, FromVersion: r.from, Installed: outcome.installed,
-		WorkflowID: info.WorkflowExecution.ID, RunID: r.runID,
+		RunningVersion: r.running, WorkflowID: info.WorkflowExecution.ID, RunID: r.runID,
 	}
 	if err := r.step(dctx, otaflow.ActivityUpdateDevice, r.acts.UpdateDevice, rec, nil, recordOptions()); err != nil {
 		return otaflow.UpdateDeviceResult{}, fmt.Errorf("record outcome %s: %w", outcome.state, err)
@@ -156,67 +183,83 @@ type outcome struct {
 	cancelCommand bool
 }
 
+func canceledOutcome(cancelCommand bool) outcome {
+	return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest, cancelCommand: cancelCommand}
+}
+
 func (r *run) execute(ctx workflow.Context, reports workflow.Channel) (outcome, error) {
-	in := r.in
 	r.enter(ctx, model.StateChecking, "")
 	ready, err := r.awaitReady(ctx)
 	switch {
 	case isCanceled(ctx, err):
-		return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest}, nil
+		return canceledOutcome(false), nil
 	case err != nil:
 		return outcome{}, fmt.Errorf("check_device_ready: %w", err)
 	}
 	r.from = ready.CurrentVersion
-	if ready.AlreadyOnTarget {
-		return outcome{state: model.StateSucceeded, reason: otaflow.ReasonAlreadyOnTarget, installed: true}, nil
-	}
 	if !ready.Ready {
 		return outcome{state: model.StateRejected, reason: ready.Reason}, nil
 	}
-
+	// A device that already runs the target is commanded too: it confirms what it runs
+	// in answer to the command, which a heartbeat cannot do.
 	r.commandID = otaflow.CommandID(r.runID, otaflow.CommandSeqUpdate)
-	cmd := otaflow.CommandRequest{
-		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, CommandID: r.commandID,
-		Firmware: in.Firmware, RollbackVersion: r.from, TTL: in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
-	}
+	cmd := r.updateCommand(ctx)
 	err = r.step(ctx, otaflow.ActivitySendMQTTCommand, r.acts.SendMQTTCommand, cmd, nil, commandOptions())
 	switch {
 	case isCanceled(ctx, err):
 		// The command may have reached the broker: tell the device to drop it.
-		return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest, cancelCommand: true}, nil
+		return canceledOutcome(true), nil
 	case err != nil:
 		return outcome{state: model.StateFailed, reason: "command_not_delivered: " + errText(err), cancelCommand: true}, nil
 	}
 	r.enter(ctx, model.StateCommanded, r.commandID)
-	return r.followDevice(ctx, reports)
+	return r.followDevice(ctx, reports, cmd)
 }
 
-// followDevice consumes the device's reports until a terminal one, each wait bounded by
-// the step timeout and all of them by the update timeout.
-func (r *run) followDevice(ctx workflow.Context, reports workflow.Channel) (outcome, error) {
+func (r *run) updateCommand(ctx workflow.Context) otaflow.CommandRequest {
+	in := r.in
+	return otaflow.CommandRequest{
+		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, CommandID: r.commandID,
+		Firmware: in.Firmware, RollbackVersion: r.from, TTL: in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
+	}
+}
+
+// followDevice consumes the device's reports until a terminal one. Silence is bounded by
+// the step timeout and the whole wait by the update timeout; a silent device is asked
+// where it stands before either ends the run.
+func (r *run) followDevice(ctx workflow.Context, reports workflow.Channel, cmd otaflow.CommandRequest) (outcome, error) {
 	p := r.in.Policy
-	deadline := workflow.Now(ctx).Add(p.UpdateTimeout)
+	l := r.newListener(ctx, reports, r.commandID, p.StepTimeout, p.UpdateTimeout)
+	// The very same command, expiry included: a device that did get it drops the copy.
+	resend := func() error {
+		return r.step(ctx, otaflow.ActivitySendMQTTCommand, r.acts.SendMQTTCommand, cmd, nil, commandOptions())
+	}
 	for {
-		rep, timedOut, canceled := r.awaitReport(ctx, reports, r.commandID, p.StepTimeout, deadline)
+		ev := l.next(ctx, resend)
 		switch {
-		case canceled:
-			return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest, cancelCommand: true}, nil
-		case timedOut != "":
-			return outcome{state: model.StateTimedOut, reason: timedOut, cancelCommand: true}, nil
+		case ev.canceled:
+			return canceledOutcome(true), nil
+		case ev.timedOut != "":
+			return outcome{state: model.StateTimedOut, reason: ev.timedOut, cancelCommand: true}, nil
 		}
-		if st, ok := rep.Status.ProgressState(); ok {
-			if st == model.StateDownloading {
-				r.progress = rep.ProgressPercent
-			}
-			if r.state != st {
-				r.enter(ctx, st, "")
+		rep := ev.report
+		if rep.Status == otaflow.ReportDownloading || rep.Status == otaflow.ReportAccepted {
+			r.progress = max(r.progress, min(max(rep.ProgressPercent, 0), 100))
+		}
+		if _, ok := rep.Status.ProgressState(); ok {
+			if next, moved := devicerun.Progress(r.state, rep.Status); moved {
+				r.enter(ctx, next, "")
 			}
 			continue
 		}
 		switch rep.Status {
 		case otaflow.ReportInstalled:
+			if r.in.Policy.Soak > 0 {
+				l.stop() // the soak keeps its own time
+			}
 			return r.verify(ctx, rep, reports)
 		case otaflow.ReportFailed:
+			l.stop()
 			return r.rollback(ctx, reports, reportReason(rep))
 		case otaflow.ReportRejected:
 			return outcome{state: model.StateRejected, reason: "device_rejected: " + rep.ErrorCode}, nil
@@ -234,9 +277,12 @@ func (r *run) verify(ctx workflow.Context, rep otaflow.DeviceReport, reports wor
 	err := r.step(ctx, otaflow.ActivityVerifyFirmware, r.acts.VerifyFirmware, req, nil, commandOptions())
 	switch {
 	case err == nil:
-		return outcome{state: model.StateSucceeded, installed: true}, nil
+		if r.in.Policy.Soak > 0 {
+			return r.soak(ctx, rep, reports)
+		}
+		return r.succeeded(), nil
 	case isCanceled(ctx, err):
-		return outcome{state: model.StateCanceled, reason: otaflow.ReasonCanceledByRequest}, nil
+		return canceledOutcome(false), nil
 	}
 	if reason, ok := customReason(err); ok && reason == ErrReasonVerifyMismatch {
 		return r.rollback(ctx, reports, otaflow.ReasonVerifyMismatch+": "+customDetail(err))
@@ -244,8 +290,18 @@ func (r *run) verify(ctx workflow.Context, rep otaflow.DeviceReport, reports wor
 	return outcome{}, fmt.Errorf("verify_firmware: %w", err)
 }
 
-// rollback asks the device to return to the version it ran before and waits (bounded)
-// for its confirmation.
+// succeeded is the outcome of a verified (and soaked) install; a device that ran the
+// target before the command confirmed it rather than installed it.
+func (r *run) succeeded() outcome {
+	o := outcome{state: model.StateSucceeded, installed: true}
+	if r.from == r.in.Firmware.Version {
+		o.reason = otaflow.ReasonAlreadyOnTarget
+	}
+	return o
+}
+
+// rollback asks the device to return to the version it ran before and waits (bounded,
+// asking when it is silent) for its confirmation.
 func (r *run) rollback(ctx workflow.Context, reports workflow.Channel, failure string) (outcome, error) {
 	r.reason = failure
 	r.enter(ctx, model.StateRollingBack, failure)
@@ -256,58 +312,25 @@ func (r *run) rollback(ctx workflow.Context, reports workflow.Channel, failure s
 		TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID, CommandID: cmdID,
 		Firmware: r.in.Firmware, RollbackVersion: r.from, TTL: r.in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
 	}
-	if err := r.step(dctx, otaflow.ActivityRollback, r.acts.Rollback, req, nil, commandOptions()); err != nil {
+	send := func() error {
+		return r.step(dctx, otaflow.ActivityRollback, r.acts.Rollback, req, nil, commandOptions())
+	}
+	if err := send(); err != nil {
 		return outcome{state: model.StateFailed, reason: failure + "; rollback not sent: " + errText(err)}, nil
 	}
-	deadline := workflow.Now(dctx).Add(r.in.Policy.RollbackTimeout)
+	timeout := r.in.Policy.RollbackTimeout
+	l := r.newListener(dctx, reports, cmdID, timeout, timeout)
 	for {
-		rep, timedOut, _ := r.awaitReport(dctx, reports, cmdID, r.in.Policy.RollbackTimeout, deadline)
-		if timedOut != "" {
+		ev := l.next(dctx, send)
+		if ev.timedOut != "" {
 			return outcome{state: model.StateFailed, reason: failure + "; " + otaflow.ReasonRollbackNoAnswer}, nil
 		}
-		switch rep.Status {
+		switch ev.report.Status {
 		case otaflow.ReportRolledBack:
 			return outcome{state: model.StateRolledBack, reason: failure}, nil
 		case otaflow.ReportFailed, otaflow.ReportRejected:
-			return outcome{state: model.StateFailed, reason: failure + "; rollback failed: " + rep.ErrorCode}, nil
+			return outcome{state: model.StateFailed, reason: failure + "; rollback failed: " + ev.report.ErrorCode}, nil
 		}
-	}
-}
-
-// awaitReport waits for the next report answering commandID. It returns a non-empty
-// timedOut reason when the step or the overall deadline passes first.
-func (r *run) awaitReport(ctx workflow.Context, reports workflow.Channel, commandID string,
-	step time.Duration, deadline time.Time) (rep otaflow.DeviceReport, timedOut string, canceled bool) {
-	remaining := deadline.Sub(workflow.Now(ctx))
-	reason := otaflow.ReasonNoReport
-	if remaining <= step {
-		step, reason = remaining, otaflow.ReasonUpdateTimeout
-	}
-	if step <= 0 {
-		return rep, reason, false
-	}
-	tctx, cancelTimer := workflow.WithCancel(ctx)
-	defer cancelTimer()
-	timer := workflow.NewTimer(tctx, step)
-	for {
-		var fired, got bool
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(reports, func(c workflow.Channel, _ bool) {
-			c.Receive(ctx, &rep)
-			got = true
-		})
-		sel.AddFuture(timer, func(f workflow.Future) { fired = true })
-		sel.AddReceive(ctx.Done(), func(c workflow.Channel, _ bool) { c.Receive(ctx, nil) })
-		sel.Select(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return rep, "", true
-		case fired:
-			return rep, reason, false
-		case got && rep.CommandID == commandID:
-			return rep, "", false
-		}
-		// A report for another command (a late answer to an earlier one) is ignored.
 	}
 }
 

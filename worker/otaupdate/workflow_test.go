@@ -20,7 +20,7 @@ var testInput = otaflow.UpdateDeviceInput{
 	TenantID: "tenant-1", DeviceID: "dev-1", CampaignID: "camp-1",
 	Firmware: otaflow.FirmwareRef{ID: "fw-1", Version: "1.1.0", HardwareModel: "board", SHA256: "abc", SizeBytes: 10},
 	Policy: otaflow.UpdatePolicy{HeartbeatMaxAge: time.Minute, ReadyRetryWindow: time.Minute, StepTimeout: time.Minute,
-		UpdateTimeout: 10 * time.Minute, RollbackTimeout: time.Minute, CommandTTL: time.Hour},
+		UpdateTimeout: 10 * time.Minute, RollbackTimeout: time.Minute, CommandTTL: time.Hour, ProbeAfter: 10 * time.Second},
 }
 
 type WorkflowSuite struct {
@@ -33,6 +33,10 @@ type WorkflowSuite struct {
 	sendErr   error
 	sendHook  func() error
 	verifyErr error
+	// answer, when set, is how the device answers a status request (nil: it does not).
+	answer func(req otaflow.CommandRequest) *otaflow.DeviceReport
+	probes []otaflow.CommandRequest
+	health func() otaflow.DeviceHealth
 }
 
 func TestWorkflowSuite(t *testing.T) { suite.Run(t, new(WorkflowSuite)) }
@@ -42,8 +46,19 @@ func (s *WorkflowSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	Register(s.env, &Activities{})
 	s.commands, s.outcome, s.sendErr, s.sendHook, s.verifyErr = nil, nil, nil, nil, nil
+	s.answer, s.probes, s.health = nil, nil, nil
 	s.env.OnActivity(otaflow.ActivitySendMQTTCommand, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req otaflow.CommandRequest) error {
+			if req.RequestStatus {
+				s.probes = append(s.probes, req)
+				if s.answer != nil {
+					if rep := s.answer(req); rep != nil {
+						rep.Restated, rep.RequestID = true, req.CommandID
+						s.env.RegisterDelayedCallback(func() { s.env.SignalWorkflow(otaflow.SignalDeviceReport, *rep) }, time.Second)
+					}
+				}
+				return nil
+			}
 			if s.sendErr != nil {
 				return s.sendErr
 			}
@@ -64,6 +79,21 @@ func (s *WorkflowSuite) SetupTest() {
 		func(_ context.Context, req otaflow.OutcomeRequest) error { s.outcome = &req; return nil }).Maybe()
 	s.env.OnActivity(otaflow.ActivityVerifyFirmware, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, _ otaflow.VerifyRequest) error { return s.verifyErr }).Maybe()
+	s.env.OnActivity(otaflow.ActivityCheckDeviceHealth, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, _ otaflow.HealthRequest) (otaflow.DeviceHealth, error) {
+			return s.health(), nil
+		}).Maybe()
+}
+
+// updates returns the UPDATE commands sent.
+func (s *WorkflowSuite) updates() []otaflow.CommandRequest {
+	var out []otaflow.CommandRequest
+	for _, c := range s.commands {
+		if c.CommandID == otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (s *WorkflowSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.T()) }
@@ -185,14 +215,29 @@ func (s *WorkflowSuite) TestOfflineDeviceComingOnlineIsUpdated() {
 	s.Equal(3, calls)
 }
 
-func (s *WorkflowSuite) TestAlreadyOnTargetSucceedsWithoutCommand() {
+func (s *WorkflowSuite) TestDeviceOnTargetConfirmsInAnswerToItsCommand() {
 	s.env.OnActivity(otaflow.ActivityCheckDeviceReady, mock.Anything, mock.Anything).
-		Return(otaflow.ReadyCheck{AlreadyOnTarget: true, CurrentVersion: "1.1.0"}, nil).Once()
+		Return(otaflow.ReadyCheck{Ready: true, ReportsTarget: true, CurrentVersion: "1.1.0"}, nil).Once()
+	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
 	s.Equal(model.StateSucceeded, res.State)
 	s.Equal(otaflow.ReasonAlreadyOnTarget, res.Reason)
-	s.Empty(s.commands)
+	s.Len(s.updates(), 1, "the device is commanded even though it claims the target")
+}
+
+func (s *WorkflowSuite) TestVersionClaimWithoutAnAnswerNeverSucceeds() {
+	s.env.OnActivity(otaflow.ActivityCheckDeviceReady, mock.Anything, mock.Anything).
+		Return(otaflow.ReadyCheck{Ready: true, ReportsTarget: true, CurrentVersion: "1.1.0"}, nil).Once()
+	// A report naming another run's command claims the target too: it counts for nothing.
+	s.env.RegisterDelayedCallback(func() {
+		s.env.SignalWorkflow(otaflow.SignalDeviceReport, otaflow.DeviceReport{
+			CommandID: "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:1", Status: otaflow.ReportInstalled, FirmwareVersion: "1.1.0", ImageSHA256: "abc"})
+	}, time.Second)
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	res := s.result()
+	s.Equal(model.StateTimedOut, res.State)
+	s.False(s.outcome.Installed)
 }
 
 func (s *WorkflowSuite) TestTransientFailureFallsBackToRegularActivity() {
@@ -259,14 +304,186 @@ func (s *WorkflowSuite) TestVerificationMismatchRollsBack() {
 	s.Contains(res.Reason, otaflow.ReasonVerifyMismatch)
 }
 
-func (s *WorkflowSuite) TestSilentDeviceTimesOut() {
+func (s *WorkflowSuite) TestSilentDeviceIsAskedThenTimesOut() {
 	s.ready("1.0.0")
+	start := s.env.Now()
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
 	s.Equal(model.StateTimedOut, res.State)
 	s.Equal(otaflow.ReasonNoReport, res.Reason)
 	s.Require().Len(s.commands, 2, "a cancel command follows the timeout")
 	s.Equal(s.commands[0].CommandID, s.commands[1].CancelsCommand)
+	// Asked at 10 s, 20 s, 40 s (backing off), and once more at the step's end.
+	s.Require().Len(s.probes, 4)
+	last := s.probes[len(s.probes)-1]
+	s.False(last.IssuedAt.Before(start.Add(testInput.Policy.StepTimeout)), "the last ask comes at the step's end")
+	s.NotEqual(s.probes[0].CommandID, s.probes[1].CommandID, "every status request has its own id")
+}
+
+func (s *WorkflowSuite) TestMissedFinalReportIsRecoveredBySeconds() {
+	s.ready("1.0.0")
+	start := s.env.Now()
+	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading)
+	// The INSTALLED report was lost (no worker listening); asked, the device restates it.
+	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
+		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate),
+			Status: otaflow.ReportInstalled, FirmwareVersion: "1.1.0", ImageSHA256: "abc"}
+	}
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal(model.StateSucceeded, s.result().State)
+	s.Len(s.probes, 1)
+	s.Less(s.env.Now().Sub(start), 20*time.Second, "recovered in seconds, long before the step timeout")
+	s.Equal("1.1.0", s.outcome.RunningVersion)
+}
+
+func (s *WorkflowSuite) TestCommandTheDeviceNeverGotIsSentAgainOnce() {
+	s.ready("1.0.0")
+	answers := 0
+	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
+		answers++
+		if answers == 1 { // knows no command: the UPDATE was lost on its way
+			return &otaflow.DeviceReport{FirmwareVersion: "1.0.0"}
+		}
+		return nil
+	}
+	s.env.RegisterDelayedCallback(func() {
+		s.Require().Len(s.updates(), 2, "resent after the answer")
+		s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	}, 15*time.Second)
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal(model.StateSucceeded, s.result().State)
+	s.Len(s.updates(), 2)
+	s.Equal(s.updates()[0].CommandID, s.updates()[1].CommandID, "the same command: a device that had it drops the copy")
+	s.Equal(s.updates()[0].IssuedAt, s.updates()[1].IssuedAt)
+}
+
+func (s *WorkflowSuite) TestCommandNeverReceivedTwiceTimesOut() {
+	s.ready("1.0.0")
+	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
+		return &otaflow.DeviceReport{CommandID: "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:1", Status: otaflow.ReportInstalled,
+			FirmwareVersion: "0.9.0"}
+	}
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	res := s.result()
+	s.Equal(model.StateTimedOut, res.State)
+	s.Equal(otaflow.ReasonCommandNotReceived, res.Reason)
+	s.Len(s.updates(), 2)
+	s.Equal("0.9.0", s.outcome.RunningVersion, "the record follows what the device said it runs")
+}
+
+func (s *WorkflowSuite) TestDeviceStillWorkingIsAskedLessAndLess() {
+	s.ready("1.0.0")
+	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
+		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate),
+			Status: otaflow.ReportDownloading, ProgressPercent: 10}
+	}
+	s.report(5*time.Minute, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal(model.StateSucceeded, s.result().State)
+	s.Less(len(s.probes), 12, "answers keep the device alive, the asks back off")
+}
+
+func (s *WorkflowSuite) TestLateProgressNeverMovesBack() {
+	s.ready("1.0.0")
+	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalling)
+	s.report(2*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportAccepted)
+	s.report(3*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal([]model.DeviceState{model.StatePending, model.StateChecking, model.StateCommanded, model.StateInstalling,
+		model.StateVerifying, model.StateSucceeded}, s.states())
+}
+
+func (s *WorkflowSuite) TestRollbackAnswerRecoveredByAsking() {
+	s.ready("1.0.0")
+	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportFailed, func(r *otaflow.DeviceReport) { r.ErrorCode = "install_failed" })
+	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
+		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqRollback),
+			Status: otaflow.ReportRolledBack, FirmwareVersion: "1.0.0"}
+	}
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal(model.StateRolledBack, s.result().State)
+	s.Equal("1.0.0", s.outcome.RunningVersion)
+}
+
+func soakInput(soak time.Duration) otaflow.UpdateDeviceInput {
+	in := testInput
+	in.Policy.Soak, in.Policy.SoakMaxReboots = soak, 1
+	return in
+}
+
+func (s *WorkflowSuite) TestSoakHealthySucceeds() {
+	s.ready("1.0.0")
+	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.BootCount = 5 })
+	checks := 0
+	s.health = func() otaflow.DeviceHealth {
+		checks++
+		seen := s.env.Now().Add(-time.Second)
+		return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.1.0", LastSeenAt: &seen, BootCount: 5}
+	}
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, soakInput(5*time.Minute))
+	s.Equal(model.StateSucceeded, s.result().State)
+	s.GreaterOrEqual(s.env.Now().Sub(start), 5*time.Minute, "not before the soak is over")
+	s.Greater(checks, 5, "checked all along, not only at the end")
+	s.Equal([]model.DeviceState{model.StatePending, model.StateChecking, model.StateCommanded,
+		model.StateVerifying, model.StateSoaking, model.StateSucceeded}, s.states())
+}
+
+func (s *WorkflowSuite) TestSoakFailures() {
+	tests := []struct {
+		name   string
+		health func(now time.Time) otaflow.DeviceHealth
+		reason string
+	}{
+		{"fell back to the old slot", func(now time.Time) otaflow.DeviceHealth {
+			return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.0.0", LastSeenAt: &now, BootCount: 6}
+		}, otaflow.ReasonSoakFellBack},
+		{"reboot loop", func(now time.Time) otaflow.DeviceHealth {
+			return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.1.0", LastSeenAt: &now, BootCount: 9}
+		}, otaflow.ReasonSoakRebootLoop},
+		{"silent", func(now time.Time) otaflow.DeviceHealth {
+			old := now.Add(-time.Hour)
+			return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.1.0", LastSeenAt: &old, BootCount: 5}
+		}, otaflow.ReasonSoakSilent},
+	}
+	for _, tt := range tests {
+		s.Run(tt.name, func() {
+			s.SetupTest()
+			s.ready("1.0.0")
+			s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.BootCount = 5 })
+			first := true
+			s.health = func() otaflow.DeviceHealth {
+				now := s.env.Now()
+				if first { // the soak's baseline
+					first = false
+					return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.1.0", LastSeenAt: &now, BootCount: 5}
+				}
+				return tt.health(now)
+			}
+			s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, soakInput(10*time.Minute))
+			res := s.result()
+			s.Equal(model.StateFailed, res.State)
+			s.Contains(res.Reason, tt.reason)
+			s.False(s.outcome.Installed)
+		})
+	}
+}
+
+func (s *WorkflowSuite) TestSoakEndsWhenTheDeviceReportsARevert() {
+	s.ready("1.0.0")
+	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(20*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportRolledBack, func(r *otaflow.DeviceReport) { r.FirmwareVersion = "1.0.0" })
+	s.health = func() otaflow.DeviceHealth {
+		now := s.env.Now()
+		return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.1.0", LastSeenAt: &now}
+	}
+	start := s.env.Now()
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, soakInput(time.Hour))
+	res := s.result()
+	s.Equal(model.StateFailed, res.State)
+	s.Contains(res.Reason, otaflow.ReasonSoakFellBack)
+	s.Less(s.env.Now().Sub(start), time.Minute)
+	s.Equal("1.0.0", s.outcome.RunningVersion)
 }
 
 func (s *WorkflowSuite) TestSlowDeviceHitsOverallTimeout() {

@@ -348,17 +348,23 @@ func (s *Store) RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) err
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
-		if r.Installed {
+		// The record follows what the device itself said last in this run; lacking that, a
+		// verified install.
+		running := r.RunningVersion
+		if running == "" && r.Installed {
+			running = r.Firmware.Version
+		}
+		if running != "" {
 			if err := tx.Exec(`UPDATE devices SET firmware_version = ?, updated_at = now() WHERE tenant_id = ? AND id = ?`,
-				r.Firmware.Version, r.TenantID, r.DeviceID).Error; err != nil {
+				running, r.TenantID, r.DeviceID).Error; err != nil {
 				return classify(err)
 			}
 		}
 		if err := tx.Exec(`INSERT INTO device_firmware_history (tenant_id, device_id, campaign_id, firmware_id,
-			from_version, to_version, outcome, reason, workflow_id, run_id)
-			VALUES (?, ?, ?::uuid, ?::uuid, ?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id, run_id, device_id) DO NOTHING`,
+			from_version, to_version, outcome, reason, running_version, workflow_id, run_id)
+			VALUES (?, ?, ?::uuid, ?::uuid, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workflow_id, run_id, device_id) DO NOTHING`,
 			r.TenantID, r.DeviceID, nullable(r.CampaignID), nullable(r.Firmware.ID), r.FromVersion, r.Firmware.Version,
-			string(r.State), r.Reason, r.WorkflowID, r.RunID).Error; err != nil {
+			string(r.State), r.Reason, r.RunningVersion, r.WorkflowID, r.RunID).Error; err != nil {
 			return classify(err)
 		}
 		if r.CampaignID == "" {

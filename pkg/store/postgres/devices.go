@@ -23,6 +23,7 @@ type deviceRow struct {
 	ReportedVersion string
 	BatteryPercent  *int
 	LastSeenAt      *time.Time
+	BootCount       int64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
@@ -38,12 +39,12 @@ func (r deviceRow) model() (model.Device, error) {
 		TenantID: r.TenantID, ID: r.ID, Transport: model.Transport(r.Transport),
 		HardwareModel: r.HardwareModel, FirmwareVersion: r.FirmwareVersion, Labels: labels,
 		ReportedVersion: r.ReportedVersion, BatteryPercent: r.BatteryPercent, LastSeenAt: r.LastSeenAt,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		BootCount: r.BootCount, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 	}, nil
 }
 
 const deviceColumns = `tenant_id, id, transport, hardware_model, firmware_version, labels, reported_version,
-	battery_percent, last_seen_at, created_at, updated_at`
+	battery_percent, last_seen_at, boot_count, created_at, updated_at`
 
 // CreateDevice implements store.Store.
 func (s *Store) CreateDevice(ctx context.Context, d model.Device) (model.Device, error) {
@@ -127,17 +128,22 @@ func (s *Store) ApplyHeartbeats(ctx context.Context, hbs []store.Heartbeat) erro
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var sb strings.Builder
-	args := make([]any, 0, len(hbs)*5)
+	args := make([]any, 0, len(hbs)*7)
 	sb.WriteString(`UPDATE devices d SET last_seen_at = v.seen, reported_version = v.version,
-		battery_percent = v.battery FROM (VALUES `)
+		battery_percent = v.battery,
+		boot_count = CASE WHEN v.boots > 0 THEN v.boots
+			WHEN v.uptime < d.uptime_seconds THEN d.boot_count + 1
+			ELSE d.boot_count END,
+		uptime_seconds = v.uptime
+		FROM (VALUES `)
 	for i, h := range hbs {
 		if i > 0 {
 			sb.WriteString(",")
 		}
-		sb.WriteString("(?::uuid, ?::text, ?::text, ?::integer, ?::timestamptz)")
-		args = append(args, h.TenantID, h.DeviceID, h.FirmwareVersion, h.BatteryPercent, h.SeenAt)
+		sb.WriteString("(?::uuid, ?::text, ?::text, ?::integer, ?::timestamptz, ?::bigint, ?::bigint)")
+		args = append(args, h.TenantID, h.DeviceID, h.FirmwareVersion, h.BatteryPercent, h.SeenAt, h.BootCount, h.UptimeSeconds)
 	}
-	sb.WriteString(`) AS v(tenant_id, id, version, battery, seen)
+	sb.WriteString(`) AS v(tenant_id, id, version, battery, seen, boots, uptime)
 		WHERE d.tenant_id = v.tenant_id AND d.id = v.id AND (d.last_seen_at IS NULL OR d.last_seen_at <= v.seen)`)
 	if err := s.conn(ctx).Exec(sb.String(), args...).Error; err != nil {
 		return fmt.Errorf("apply %d heartbeats: %w", len(hbs), classify(err))
@@ -146,17 +152,18 @@ func (s *Store) ApplyHeartbeats(ctx context.Context, hbs []store.Heartbeat) erro
 }
 
 type historyRow struct {
-	ID          int64
-	DeviceID    string
-	CampaignID  *string
-	FirmwareID  *string
-	FromVersion string
-	ToVersion   string
-	Outcome     string
-	Reason      string
-	WorkflowID  string
-	RunID       string
-	CreatedAt   time.Time
+	ID             int64
+	DeviceID       string
+	CampaignID     *string
+	FirmwareID     *string
+	FromVersion    string
+	ToVersion      string
+	Outcome        string
+	Reason         string
+	RunningVersion string
+	WorkflowID     string
+	RunID          string
+	CreatedAt      time.Time
 }
 
 // DeviceHistory implements store.Store.
@@ -165,7 +172,7 @@ func (s *Store) DeviceHistory(ctx context.Context, tenantID, deviceID string, li
 	defer cancel()
 	var rows []historyRow
 	if err := s.conn(ctx).Raw(`SELECT id, device_id, campaign_id::text, firmware_id::text, from_version, to_version,
-		outcome, reason, workflow_id, run_id, created_at FROM device_firmware_history
+		outcome, reason, running_version, workflow_id, run_id, created_at FROM device_firmware_history
 		WHERE tenant_id = ? AND device_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`,
 		tenantID, deviceID, limit).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("device history %s: %w", deviceID, classify(err))
@@ -175,7 +182,8 @@ func (s *Store) DeviceHistory(ctx context.Context, tenantID, deviceID string, li
 		out[i] = model.FirmwareHistory{
 			ID: r.ID, DeviceID: r.DeviceID, CampaignID: deref(r.CampaignID), FirmwareID: deref(r.FirmwareID),
 			FromVersion: r.FromVersion, ToVersion: r.ToVersion, Outcome: model.DeviceState(r.Outcome),
-			Reason: r.Reason, WorkflowID: r.WorkflowID, RunID: r.RunID, CreatedAt: r.CreatedAt,
+			Reason: r.Reason, RunningVersion: r.RunningVersion, WorkflowID: r.WorkflowID, RunID: r.RunID,
+			CreatedAt: r.CreatedAt,
 		}
 	}
 	return out, nil

@@ -35,6 +35,10 @@ const (
 	CommandType_COMMAND_TYPE_ROLLBACK CommandType = 2
 	// Drop the update named by Command.cancels_command_id if it has not been installed yet.
 	CommandType_COMMAND_TYPE_CANCEL CommandType = 3
+	// Answer at once with a Status on {tenant}/devices/{device}/status whose request_id is
+	// this command's command_id. Never queued behind an update, never deduplicated away
+	// from an answer: a repeated request gets a repeated answer.
+	CommandType_COMMAND_TYPE_STATUS_REQUEST CommandType = 4
 )
 
 // Enum value maps for CommandType.
@@ -44,12 +48,14 @@ var (
 		1: "COMMAND_TYPE_UPDATE",
 		2: "COMMAND_TYPE_ROLLBACK",
 		3: "COMMAND_TYPE_CANCEL",
+		4: "COMMAND_TYPE_STATUS_REQUEST",
 	}
 	CommandType_value = map[string]int32{
-		"COMMAND_TYPE_UNSPECIFIED": 0,
-		"COMMAND_TYPE_UPDATE":      1,
-		"COMMAND_TYPE_ROLLBACK":    2,
-		"COMMAND_TYPE_CANCEL":      3,
+		"COMMAND_TYPE_UNSPECIFIED":    0,
+		"COMMAND_TYPE_UPDATE":         1,
+		"COMMAND_TYPE_ROLLBACK":       2,
+		"COMMAND_TYPE_CANCEL":         3,
+		"COMMAND_TYPE_STATUS_REQUEST": 4,
 	}
 )
 
@@ -340,9 +346,12 @@ type Report struct {
 	FirmwareVersion string `protobuf:"bytes,4,opt,name=firmware_version,json=firmwareVersion,proto3" json:"firmware_version,omitempty"`
 	ImageSha256     string `protobuf:"bytes,5,opt,name=image_sha256,json=imageSha256,proto3" json:"image_sha256,omitempty"`
 	// Machine-readable failure reason, e.g. "checksum_mismatch", "install_failed".
-	ErrorCode     string `protobuf:"bytes,6,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
-	ErrorMessage  string `protobuf:"bytes,7,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
-	ReportedAtMs  int64  `protobuf:"varint,8,opt,name=reported_at_ms,json=reportedAtMs,proto3" json:"reported_at_ms,omitempty"`
+	ErrorCode    string `protobuf:"bytes,6,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	ErrorMessage string `protobuf:"bytes,7,opt,name=error_message,json=errorMessage,proto3" json:"error_message,omitempty"`
+	ReportedAtMs int64  `protobuf:"varint,8,opt,name=reported_at_ms,json=reportedAtMs,proto3" json:"reported_at_ms,omitempty"`
+	// Boots since manufacture (or since the counter was last reset); set on INSTALLED so
+	// a health soak can tell a reboot loop from the one reboot an install takes.
+	BootCount     uint32 `protobuf:"varint,9,opt,name=boot_count,json=bootCount,proto3" json:"boot_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -433,6 +442,140 @@ func (x *Report) GetReportedAtMs() int64 {
 	return 0
 }
 
+func (x *Report) GetBootCount() uint32 {
+	if x != nil {
+		return x.BootCount
+	}
+	return 0
+}
+
+// Status restates what a device runs and where it stands on its latest update or
+// rollback command. Published with QoS 1 on {tenant}/devices/{device}/status: in answer
+// to a STATUS_REQUEST, and unprompted after every (re)connect while a command is
+// unfinished or finished less than its expiry ago. It lets the control plane recover
+// a report it never received.
+type Status struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command_id of the STATUS_REQUEST this answers; empty when unprompted.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The latest UPDATE or ROLLBACK command the device handled or is handling; empty
+	// when it has none on record.
+	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// Where that command stands: the status of the latest Report sent for it.
+	CommandStatus   ReportStatus `protobuf:"varint,3,opt,name=command_status,json=commandStatus,proto3,enum=otaplane.device.v1.ReportStatus" json:"command_status,omitempty"`
+	ProgressPercent int32        `protobuf:"varint,4,opt,name=progress_percent,json=progressPercent,proto3" json:"progress_percent,omitempty"`
+	// Set with FAILED or REJECTED, as in Report.
+	ErrorCode string `protobuf:"bytes,5,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"`
+	// The image running now.
+	FirmwareVersion string `protobuf:"bytes,6,opt,name=firmware_version,json=firmwareVersion,proto3" json:"firmware_version,omitempty"`
+	ImageSha256     string `protobuf:"bytes,7,opt,name=image_sha256,json=imageSha256,proto3" json:"image_sha256,omitempty"`
+	BootCount       uint32 `protobuf:"varint,8,opt,name=boot_count,json=bootCount,proto3" json:"boot_count,omitempty"`
+	UptimeSeconds   int64  `protobuf:"varint,9,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
+	ReportedAtMs    int64  `protobuf:"varint,10,opt,name=reported_at_ms,json=reportedAtMs,proto3" json:"reported_at_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Status) Reset() {
+	*x = Status{}
+	mi := &file_device_v1_device_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status) ProtoMessage() {}
+
+func (x *Status) ProtoReflect() protoreflect.Message {
+	mi := &file_device_v1_device_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status.ProtoReflect.Descriptor instead.
+func (*Status) Descriptor() ([]byte, []int) {
+	return file_device_v1_device_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Status) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Status) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *Status) GetCommandStatus() ReportStatus {
+	if x != nil {
+		return x.CommandStatus
+	}
+	return ReportStatus_REPORT_STATUS_UNSPECIFIED
+}
+
+func (x *Status) GetProgressPercent() int32 {
+	if x != nil {
+		return x.ProgressPercent
+	}
+	return 0
+}
+
+func (x *Status) GetErrorCode() string {
+	if x != nil {
+		return x.ErrorCode
+	}
+	return ""
+}
+
+func (x *Status) GetFirmwareVersion() string {
+	if x != nil {
+		return x.FirmwareVersion
+	}
+	return ""
+}
+
+func (x *Status) GetImageSha256() string {
+	if x != nil {
+		return x.ImageSha256
+	}
+	return ""
+}
+
+func (x *Status) GetBootCount() uint32 {
+	if x != nil {
+		return x.BootCount
+	}
+	return 0
+}
+
+func (x *Status) GetUptimeSeconds() int64 {
+	if x != nil {
+		return x.UptimeSeconds
+	}
+	return 0
+}
+
+func (x *Status) GetReportedAtMs() int64 {
+	if x != nil {
+		return x.ReportedAtMs
+	}
+	return 0
+}
+
 // Heartbeat is published by the device with QoS 0 on {tenant}/devices/{device}/heartbeat.
 type Heartbeat struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -442,13 +585,16 @@ type Heartbeat struct {
 	BatteryPercent int32 `protobuf:"varint,3,opt,name=battery_percent,json=batteryPercent,proto3" json:"battery_percent,omitempty"`
 	UptimeSeconds  int64 `protobuf:"varint,4,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
 	SentAtMs       int64 `protobuf:"varint,5,opt,name=sent_at_ms,json=sentAtMs,proto3" json:"sent_at_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Boots since manufacture; a count that climbs during a soak is a reboot loop. 0 when
+	// the device does not count (the control plane then counts uptime resets).
+	BootCount     uint32 `protobuf:"varint,6,opt,name=boot_count,json=bootCount,proto3" json:"boot_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_device_v1_device_proto_msgTypes[3]
+	mi := &file_device_v1_device_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +606,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_device_v1_device_proto_msgTypes[3]
+	mi := &file_device_v1_device_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +619,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_device_v1_device_proto_rawDescGZIP(), []int{3}
+	return file_device_v1_device_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Heartbeat) GetFirmwareVersion() string {
@@ -511,6 +657,13 @@ func (x *Heartbeat) GetSentAtMs() int64 {
 	return 0
 }
 
+func (x *Heartbeat) GetBootCount() uint32 {
+	if x != nil {
+		return x.BootCount
+	}
+	return 0
+}
+
 var File_device_v1_device_proto protoreflect.FileDescriptor
 
 const file_device_v1_device_proto_rawDesc = "" +
@@ -532,7 +685,7 @@ const file_device_v1_device_proto_rawDesc = "" +
 	"\rexpires_at_ms\x18\x04 \x01(\x03R\vexpiresAtMs\x128\n" +
 	"\bfirmware\x18\x05 \x01(\v2\x1c.otaplane.device.v1.FirmwareR\bfirmware\x12)\n" +
 	"\x10rollback_version\x18\x06 \x01(\tR\x0frollbackVersion\x12,\n" +
-	"\x12cancels_command_id\x18\a \x01(\tR\x10cancelsCommandId\"\xc4\x02\n" +
+	"\x12cancels_command_id\x18\a \x01(\tR\x10cancelsCommandId\"\xe3\x02\n" +
 	"\x06Report\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x128\n" +
@@ -543,19 +696,40 @@ const file_device_v1_device_proto_rawDesc = "" +
 	"\n" +
 	"error_code\x18\x06 \x01(\tR\terrorCode\x12#\n" +
 	"\rerror_message\x18\a \x01(\tR\ferrorMessage\x12$\n" +
-	"\x0ereported_at_ms\x18\b \x01(\x03R\freportedAtMs\"\xcb\x01\n" +
+	"\x0ereported_at_ms\x18\b \x01(\x03R\freportedAtMs\x12\x1d\n" +
+	"\n" +
+	"boot_count\x18\t \x01(\rR\tbootCount\"\x93\x03\n" +
+	"\x06Status\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\x12G\n" +
+	"\x0ecommand_status\x18\x03 \x01(\x0e2 .otaplane.device.v1.ReportStatusR\rcommandStatus\x12)\n" +
+	"\x10progress_percent\x18\x04 \x01(\x05R\x0fprogressPercent\x12\x1d\n" +
+	"\n" +
+	"error_code\x18\x05 \x01(\tR\terrorCode\x12)\n" +
+	"\x10firmware_version\x18\x06 \x01(\tR\x0ffirmwareVersion\x12!\n" +
+	"\fimage_sha256\x18\a \x01(\tR\vimageSha256\x12\x1d\n" +
+	"\n" +
+	"boot_count\x18\b \x01(\rR\tbootCount\x12%\n" +
+	"\x0euptime_seconds\x18\t \x01(\x03R\ruptimeSeconds\x12$\n" +
+	"\x0ereported_at_ms\x18\n" +
+	" \x01(\x03R\freportedAtMs\"\xea\x01\n" +
 	"\tHeartbeat\x12)\n" +
 	"\x10firmware_version\x18\x01 \x01(\tR\x0ffirmwareVersion\x12%\n" +
 	"\x0ehardware_model\x18\x02 \x01(\tR\rhardwareModel\x12'\n" +
 	"\x0fbattery_percent\x18\x03 \x01(\x05R\x0ebatteryPercent\x12%\n" +
 	"\x0euptime_seconds\x18\x04 \x01(\x03R\ruptimeSeconds\x12\x1c\n" +
 	"\n" +
-	"sent_at_ms\x18\x05 \x01(\x03R\bsentAtMs*x\n" +
+	"sent_at_ms\x18\x05 \x01(\x03R\bsentAtMs\x12\x1d\n" +
+	"\n" +
+	"boot_count\x18\x06 \x01(\rR\tbootCount*\x99\x01\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13COMMAND_TYPE_UPDATE\x10\x01\x12\x19\n" +
 	"\x15COMMAND_TYPE_ROLLBACK\x10\x02\x12\x17\n" +
-	"\x13COMMAND_TYPE_CANCEL\x10\x03*\xb2\x02\n" +
+	"\x13COMMAND_TYPE_CANCEL\x10\x03\x12\x1f\n" +
+	"\x1bCOMMAND_TYPE_STATUS_REQUEST\x10\x04*\xb2\x02\n" +
 	"\fReportStatus\x12\x1d\n" +
 	"\x19REPORT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16REPORT_STATUS_ACCEPTED\x10\x01\x12\x1d\n" +
@@ -581,24 +755,26 @@ func file_device_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_device_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_device_v1_device_proto_goTypes = []any{
 	(CommandType)(0),  // 0: otaplane.device.v1.CommandType
 	(ReportStatus)(0), // 1: otaplane.device.v1.ReportStatus
 	(*Firmware)(nil),  // 2: otaplane.device.v1.Firmware
 	(*Command)(nil),   // 3: otaplane.device.v1.Command
 	(*Report)(nil),    // 4: otaplane.device.v1.Report
-	(*Heartbeat)(nil), // 5: otaplane.device.v1.Heartbeat
+	(*Status)(nil),    // 5: otaplane.device.v1.Status
+	(*Heartbeat)(nil), // 6: otaplane.device.v1.Heartbeat
 }
 var file_device_v1_device_proto_depIdxs = []int32{
 	0, // 0: otaplane.device.v1.Command.type:type_name -> otaplane.device.v1.CommandType
 	2, // 1: otaplane.device.v1.Command.firmware:type_name -> otaplane.device.v1.Firmware
 	1, // 2: otaplane.device.v1.Report.status:type_name -> otaplane.device.v1.ReportStatus
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	1, // 3: otaplane.device.v1.Status.command_status:type_name -> otaplane.device.v1.ReportStatus
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_device_v1_device_proto_init() }
@@ -612,7 +788,7 @@ func file_device_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_device_v1_device_proto_rawDesc), len(file_device_v1_device_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
