@@ -19,10 +19,12 @@ import (
 // EnvPrefix prefixes every environment override: database.dsn ← OTA_DATABASE_DSN.
 const EnvPrefix = "OTA"
 
-// Development-only secrets: start-up logs a warning when they are still in use.
+// Development-only secrets: start-up logs a warning when they are still in use, and
+// refuses them when the process listens on anything but loopback.
 const (
-	DevAdminKey   = "ota-dev-admin-key"
-	DevSigningKey = "ota-dev-url-signing-key"
+	DevAdminKey      = "ota-dev-admin-key"
+	DevSigningKey    = "ota-dev-url-signing-key"
+	DevEncryptionKey = "ota-dev-encryption-key"
 )
 
 // Config is the whole configuration; each binary validates the sections it uses.
@@ -37,6 +39,16 @@ type Config struct {
 	OTA      OTA      `mapstructure:"ota"`
 	Worker   Worker   `mapstructure:"worker"`
 	LoRaWAN  LoRaWAN  `mapstructure:"lorawan"`
+	Secrets  Secrets  `mapstructure:"secrets"`
+}
+
+// Secrets holds what the control plane's processes share to protect data at rest and in
+// workflow histories.
+type Secrets struct {
+	// EncryptionKey seals secrets kept in the database or carried by workflows (device
+	// broker passwords, tenant signing keys, ChirpStack tokens); api and workers need the
+	// same one. At least 32 characters.
+	EncryptionKey string `mapstructure:"encryption_key"`
 }
 
 type Log struct {
@@ -97,6 +109,17 @@ type MQTT struct {
 	// PersistentSession keeps the worker's session (and its queued QoS 1 reports) on the
 	// broker while the worker restarts; it needs a stable client_id.
 	PersistentSession bool `mapstructure:"persistent_session"`
+	// AdminUsername/AdminPassword administer the broker's dynamic security plugin: the
+	// workers create and remove device credentials with it. Empty: the broker is not
+	// managed (no per-device identities).
+	AdminUsername string `mapstructure:"admin_username"`
+	AdminPassword string `mapstructure:"admin_password"`
+	// ChirpStackUsername/ChirpStackPassword: the identity ChirpStack's MQTT integration
+	// publishes with; workers make sure it exists. Empty: not managed.
+	ChirpStackUsername string `mapstructure:"chirpstack_username"`
+	ChirpStackPassword string `mapstructure:"chirpstack_password"`
+	// DeviceBroker is the broker URL devices are told with their credentials.
+	DeviceBroker string `mapstructure:"device_broker"`
 }
 
 // OTA holds the per-device update policy the API puts into every workflow it starts.
@@ -191,14 +214,21 @@ func setDefaults(v *viper.Viper) {
 		"firmware.url_signing_key": DevSigningKey,
 		"firmware.url_ttl":         "24h",
 
-		"mqtt.broker":             "tcp://127.0.0.1:1883",
-		"mqtt.client_id":          "",
-		"mqtt.username":           "",
-		"mqtt.password":           "",
-		"mqtt.connect_timeout":    "10s",
-		"mqtt.publish_timeout":    "10s",
-		"mqtt.shared_group":       "ota-workers",
-		"mqtt.persistent_session": true,
+		"mqtt.broker":              "tcp://127.0.0.1:1883",
+		"mqtt.client_id":           "",
+		"mqtt.username":            "",
+		"mqtt.password":            "",
+		"mqtt.connect_timeout":     "10s",
+		"mqtt.publish_timeout":     "10s",
+		"mqtt.shared_group":        "ota-workers",
+		"mqtt.persistent_session":  true,
+		"mqtt.admin_username":      "",
+		"mqtt.admin_password":      "",
+		"mqtt.chirpstack_username": "",
+		"mqtt.chirpstack_password": "",
+		"mqtt.device_broker":       "",
+
+		"secrets.encryption_key": DevEncryptionKey,
 
 		"ota.heartbeat_max_age":         "2m",
 		"ota.min_battery_percent":       20,
@@ -291,6 +321,9 @@ func keyErr(key, format string, args ...any) error {
 
 // ValidateCommon checks the sections every binary uses.
 func (c *Config) ValidateCommon() error {
+	if len(c.Secrets.EncryptionKey) < 16 {
+		return keyErr("secrets.encryption_key", "must be at least 16 characters")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -434,7 +467,7 @@ func (c *Config) ValidateAPI() error {
 	if len(c.Auth.AdminKey) < 16 {
 		return keyErr("auth.admin_key", "must be at least 16 characters")
 	}
-	return nil
+	return c.refuseDevSecrets("http.listen", c.HTTP.Listen)
 }
 
 // ValidateWorker checks everything the worker binary needs.
@@ -494,12 +527,72 @@ func (c *Config) ValidateWorker() error {
 	if c.MQTT.PersistentSession && c.MQTT.ClientID != "" && strings.ContainsAny(c.MQTT.ClientID, "/+#") {
 		return keyErr("mqtt.client_id", "must not contain '/', '+' or '#'")
 	}
+	if err := c.MQTT.validateIdentities(); err != nil {
+		return err
+	}
+	return c.refuseDevSecrets("worker.metrics_listen", w.MetricsListen)
+}
+
+// validateIdentities: a managed broker needs the worker's own credential, and every
+// identity named needs its password.
+func (m MQTT) validateIdentities() error {
+	if m.AdminUsername == "" {
+		return nil
+	}
+	for _, kv := range []struct{ key, user, pass string }{
+		{"mqtt.admin_password", m.AdminUsername, m.AdminPassword},
+		{"mqtt.password", m.Username, m.Password},
+		{"mqtt.chirpstack_password", m.ChirpStackUsername, m.ChirpStackPassword},
+	} {
+		if kv.key == "mqtt.password" && kv.user == "" {
+			return keyErr("mqtt.username", "must be set when the broker is managed (mqtt.admin_username)")
+		}
+		if kv.user != "" && len(kv.pass) < 12 {
+			return keyErr(kv.key, "must be at least 12 characters")
+		}
+	}
+	for _, kv := range [][2]string{{"mqtt.username", m.Username}, {"mqtt.chirpstack_username", m.ChirpStackUsername}} {
+		if strings.ContainsAny(kv[1], "/+#:") {
+			return keyErr(kv[0], "must not contain '/', '+', '#' or ':'")
+		}
+	}
 	return nil
 }
 
 // UsesDevSecrets reports whether built-in development secrets are in force.
 func (c *Config) UsesDevSecrets() bool {
-	return c.Auth.AdminKey == DevAdminKey || c.Firmware.URLSigningKey == DevSigningKey
+	return c.Auth.AdminKey == DevAdminKey || c.Firmware.URLSigningKey == DevSigningKey ||
+		c.Secrets.EncryptionKey == DevEncryptionKey
+}
+
+// refuseDevSecrets fails when development secrets are in force on a process that listens
+// beyond loopback: that is a deployment, and a deployment has its own secrets.
+func (c *Config) refuseDevSecrets(listenKey, listen string) error {
+	if !c.UsesDevSecrets() || isLoopbackListen(listen) {
+		return nil
+	}
+	key := "auth.admin_key"
+	switch {
+	case c.Firmware.URLSigningKey == DevSigningKey:
+		key = "firmware.url_signing_key"
+	case c.Secrets.EncryptionKey == DevEncryptionKey:
+		key = "secrets.encryption_key"
+	}
+	return keyErr(key, "the built-in development value is refused when %s (%s) is not a loopback address; "+
+		"set a secret of your own", listenKey, listen)
+}
+
+// isLoopbackListen reports whether a host:port only accepts local connections.
+func isLoopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // IsKeyError reports whether err names a configuration key.
