@@ -4,7 +4,7 @@ GO ?= go
 MODULES := pkg proto api worker simulator integration
 BIN := bin
 
-.PHONY: run test unit integration build devserver proto vet bench clean stop
+.PHONY: run test unit integration build devserver proto vet bench chaos clean stop
 
 ## run: the whole system with built-in defaults and a simulated fleet (Ctrl-C stops it)
 run: build devserver
@@ -24,6 +24,10 @@ build:
 ## bench: benchmark on the real stack → bench/results.md, bench/results.json (BENCH_FLAGS='-sizes 200' for a quick one)
 bench:
 	@scripts/bench.sh $(BENCH_FLAGS)
+
+## chaos: campaigns on the real stack while a worker, the broker or PostgreSQL fails → bench/chaos.md, bench/chaos.json (CHAOS_FLAGS='-faults broker-restart' for one)
+chaos:
+	@scripts/chaos.sh $(CHAOS_FLAGS)
 
 ## devserver: the in-process Cadence development server (own module, first build ~3 min)
 devserver:

@@ -201,10 +201,85 @@ type Campaign struct {
 
 // CreateCampaign creates a campaign over the given devices.
 func (c *Client) CreateCampaign(ctx context.Context, name, firmwareID string, deviceIDs []string) (Campaign, error) {
+	return c.CreateCampaignWith(ctx, NewCampaign{Name: name, FirmwareID: firmwareID, DeviceIDs: deviceIDs})
+}
+
+// NewCampaign is a campaign over a list of devices with an optional rollout policy
+// (docs/campaigns.md).
+type NewCampaign struct {
+	Name       string         `json:"name"`
+	FirmwareID string         `json:"firmware_id"`
+	DeviceIDs  []string       `json:"device_ids"`
+	Rollout    map[string]any `json:"rollout,omitempty"`
+}
+
+// CreateCampaignWith creates a campaign.
+func (c *Client) CreateCampaignWith(ctx context.Context, req NewCampaign) (Campaign, error) {
 	var out Campaign
-	err := c.doJSON(ctx, http.MethodPost, "/api/v1/ota/campaigns",
-		map[string]any{"name": name, "firmware_id": firmwareID, "device_ids": deviceIDs}, http.StatusCreated, &out)
+	err := c.doJSON(ctx, http.MethodPost, "/api/v1/ota/campaigns", req, http.StatusCreated, &out)
 	return out, err
+}
+
+// CampaignDevice is one device's result in a campaign.
+type CampaignDevice struct {
+	Seq        int    `json:"seq"`
+	Attempts   int    `json:"attempts"`
+	DeviceID   string `json:"device_id"`
+	State      string `json:"state"`
+	Reason     string `json:"reason"`
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+}
+
+// CampaignDevices reads every device result of a campaign, page by page.
+func (c *Client) CampaignDevices(ctx context.Context, id string) ([]CampaignDevice, error) {
+	var all []CampaignDevice
+	after := 0
+	for {
+		var out struct {
+			Devices []CampaignDevice `json:"devices"`
+			Next    int              `json:"next_after_seq"`
+		}
+		q := url.Values{"limit": {"1000"}, "after_seq": {fmt.Sprint(after)}}
+		if err := c.do(ctx, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices?"+q.Encode(), "", nil, http.StatusOK, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Devices...)
+		if out.Next == 0 {
+			return all, nil
+		}
+		after = out.Next
+	}
+}
+
+// GetDevice reads one device record.
+func (c *Client) GetDevice(ctx context.Context, id string) (Device, error) {
+	var out Device
+	err := c.do(ctx, http.MethodGet, "/api/v1/devices/"+url.PathEscape(id), "", nil, http.StatusOK, &out)
+	return out, err
+}
+
+// HistoryRow is one finished update run of a device.
+type HistoryRow struct {
+	ID             int64     `json:"id"`
+	CampaignID     string    `json:"campaign_id"`
+	FromVersion    string    `json:"from_version"`
+	ToVersion      string    `json:"to_version"`
+	Outcome        string    `json:"outcome"`
+	Reason         string    `json:"reason"`
+	RunningVersion string    `json:"running_version"`
+	WorkflowID     string    `json:"workflow_id"`
+	RunID          string    `json:"run_id"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// DeviceHistory reads a device's firmware history, newest first.
+func (c *Client) DeviceHistory(ctx context.Context, id string) ([]HistoryRow, error) {
+	var out struct {
+		History []HistoryRow `json:"history"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/devices/"+url.PathEscape(id)+"/firmware-history", "", nil, http.StatusOK, &out)
+	return out.History, err
 }
 
 // Execution is the answer to execute.

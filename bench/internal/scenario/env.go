@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +31,7 @@ type env struct {
 	logDir string
 
 	dev     *stack.DevServer
-	broker  *stack.Proc // nil when an external broker is used
+	broker  *stack.Broker // nil when an external broker is used
 	mqttURL string
 	appDB   string
 	api     *stack.Proc
@@ -108,7 +107,7 @@ func (e *env) up(ctx context.Context) error {
 		return err
 	}
 
-	port, err := freePort()
+	port, err := stack.FreePort()
 	if err != nil {
 		return err
 	}
@@ -171,32 +170,18 @@ func (e *env) startBroker(ctx context.Context) error {
 		e.mqttURL = e.opts.Broker
 		return nil
 	}
-	port, err := freePort()
+	port, err := stack.FreePort()
 	if err != nil {
 		return err
 	}
-	b, err := stack.StartBroker(port, e.logDir)
+	b, err := stack.StartBroker(ctx, stack.BrokerConfig{Port: port}, e.logDir)
 	if err != nil {
 		return err
 	}
 	e.broker = b
 	e.onDown("mosquitto", func() error { return b.Stop(10 * time.Second) })
-	e.mqttURL = fmt.Sprintf("tcp://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if err := b.Alive(); err != nil {
-			return err
-		}
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("private mosquitto did not listen on port %d", port)
-		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	e.mqttURL = b.URL()
+	return nil
 }
 
 func (e *env) waitReady(ctx context.Context) error {
@@ -227,7 +212,7 @@ func (e *env) alive() error {
 	}
 	procs := append([]*stack.Proc{e.api}, e.workers...)
 	if e.broker != nil {
-		procs = append(procs, e.broker)
+		procs = append(procs, e.broker.Proc())
 	}
 	for _, p := range procs {
 		if err := p.Alive(); err != nil {
@@ -258,7 +243,7 @@ func (e *env) cpu() cpuSample {
 		s["postgres"] = d
 	}
 	if e.broker != nil {
-		read("mosquitto", e.broker.PID())
+		read("mosquitto", e.broker.Proc().PID())
 	} else if d, _, err := procstat.CommandCPU("mosquitto"); err == nil {
 		s["mosquitto"] = d
 	}
@@ -301,15 +286,6 @@ func perDevice(before, after cpuSample, devices int) map[string]float64 {
 		out[k] = round(v, 2)
 	}
 	return out
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {

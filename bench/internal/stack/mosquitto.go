@@ -1,35 +1,135 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
-// StartBroker runs a private Mosquitto on port with the broker's default limits. The
-// workers' shared subscription group is the same on every broker, so on the machine's
-// shared Mosquitto any other worker (an integration test, `make run`) would receive
-// part of the benchmark's device reports and heartbeats, and the benchmark part of
-// theirs.
-func StartBroker(port int, dir string) (*Proc, error) {
-	path, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, serr := os.Stat(p); serr == nil {
-				path, err = p, nil
-				break
-			}
+// BrokerConfig is everything a private Mosquitto is configured with. WriteBrokerConfig
+// is the one place that turns it into mosquitto.conf, so a new broker feature (such as
+// per-device authentication) is a new field here and a few lines there.
+type BrokerConfig struct {
+	Port int
+	// PersistenceDir keeps sessions, their subscriptions and queued QoS 1 messages on
+	// disk across restarts; empty keeps them in memory only.
+	PersistenceDir string
+	// AutosaveInterval is how often the broker writes its state to PersistenceDir
+	// (whole seconds): a broker killed with SIGKILL loses what changed since.
+	AutosaveInterval time.Duration
+	// Verbose adds notices, connections and disconnections to the log, for runs whose
+	// logs are read to explain a fault.
+	Verbose bool
+}
+
+// WriteBrokerConfig writes c as a mosquitto.conf at path. The listener is on loopback
+// only: the broker is the benchmark's, never the machine's.
+func WriteBrokerConfig(path string, c BrokerConfig) error {
+	lines := []string{
+		fmt.Sprintf("listener %d 127.0.0.1", c.Port),
+		"allow_anonymous true",
+	}
+	if c.PersistenceDir != "" {
+		secs := max(1, int(c.AutosaveInterval.Round(time.Second)/time.Second))
+		lines = append(lines,
+			"persistence true",
+			// Mosquitto wants the trailing slash on a directory.
+			"persistence_location "+strings.TrimSuffix(c.PersistenceDir, "/")+"/",
+			fmt.Sprintf("autosave_interval %d", secs))
+		// Started as root, Mosquitto switches to the user "mosquitto", which could not
+		// write our persistence directory; naming the current user keeps it (the
+		// option does nothing for other users).
+		if u, err := user.Current(); err == nil {
+			lines = append(lines, "user "+u.Username)
 		}
+	} else {
+		lines = append(lines, "persistence false")
 	}
+	lines = append(lines, "log_dest stdout", "log_timestamp_format %Y-%m-%dT%H:%M:%S", "log_type error", "log_type warning")
+	if c.Verbose {
+		lines = append(lines, "log_type notice", "log_type information", "connection_messages true")
+	}
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+// Broker is a private Mosquitto. The workers' shared subscription group is the same on
+// every broker, so on the machine's shared Mosquitto any other worker (an integration
+// test, `make run`) would receive part of the benchmark's device reports and
+// heartbeats, and the benchmark part of theirs.
+type Broker struct {
+	Config BrokerConfig
+	proc   *Proc
+}
+
+// StartBroker writes the configuration into dir, starts Mosquitto with its log in dir
+// and waits until it accepts connections.
+func StartBroker(ctx context.Context, c BrokerConfig, dir string) (*Broker, error) {
+	path, err := mosquittoPath()
 	if err != nil {
-		return nil, fmt.Errorf("mosquitto not found (scripts/services.sh installs it): %w", err)
-	}
-	conf := filepath.Join(dir, "mosquitto.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"+
-		"log_dest stdout\nlog_type error\nlog_type warning\n", port)
-	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return nil, err
 	}
-	return StartProc("mosquitto", path, []string{"-c", conf}, nil, filepath.Join(dir, "mosquitto.log"))
+	conf := filepath.Join(dir, "mosquitto.conf")
+	if err := WriteBrokerConfig(conf, c); err != nil {
+		return nil, fmt.Errorf("mosquitto config: %w", err)
+	}
+	p, err := StartProc("mosquitto", path, []string{"-c", conf}, nil, filepath.Join(dir, "mosquitto.log"))
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{Config: c, proc: p}
+	if err := b.waitListening(ctx); err != nil {
+		_ = p.Stop(5 * time.Second)
+		return nil, err
+	}
+	return b, nil
+}
+
+func mosquittoPath() (string, error) {
+	path, err := exec.LookPath("mosquitto")
+	if err == nil {
+		return path, nil
+	}
+	for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+		if _, serr := os.Stat(p); serr == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("mosquitto not found (scripts/services.sh installs it): %w", err)
+}
+
+func (b *Broker) addr() string { return fmt.Sprintf("127.0.0.1:%d", b.Config.Port) }
+
+// URL is what MQTT clients connect to.
+func (b *Broker) URL() string { return "tcp://" + b.addr() }
+
+// Proc is the running broker process.
+func (b *Broker) Proc() *Proc { return b.proc }
+
+// Alive fails if the broker process has gone away.
+func (b *Broker) Alive() error { return b.proc.Alive() }
+
+// Kill ends the broker with SIGKILL: no last save, connections dropped without a word.
+func (b *Broker) Kill() error { return b.proc.Kill() }
+
+// Restart starts the broker again with the same configuration, port and persistence
+// directory, and waits until it accepts connections.
+func (b *Broker) Restart(ctx context.Context) error {
+	p, err := b.proc.Respawn()
+	if err != nil {
+		return err
+	}
+	b.proc = p
+	return b.waitListening(ctx)
+}
+
+// Stop stops the broker (SIGTERM, then SIGKILL after grace).
+func (b *Broker) Stop(grace time.Duration) error { return b.proc.Stop(grace) }
+
+func (b *Broker) waitListening(ctx context.Context) error {
+	return WaitTCP(ctx, b.addr(), 10*time.Second, b.proc.Alive)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -46,4 +47,14 @@ func DropDatabase(ctx context.Context, name string) error {
 		return fmt.Errorf("database name %q", name)
 	}
 	return adminExec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+}
+
+// PostgresAddr is where the local PostgreSQL listens.
+const PostgresAddr = "127.0.0.1:5432"
+
+// DSNAt is the connection string of one database reached through addr (host:port),
+// e.g. a proxy in front of the local PostgreSQL.
+func DSNAt(addr, database string) string {
+	host, port, _ := strings.Cut(addr, ":")
+	return fmt.Sprintf("host=%s port=%s user=postgres dbname=%s sslmode=disable", host, port, database)
 }

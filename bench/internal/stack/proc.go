@@ -18,8 +18,10 @@ import (
 type Proc struct {
 	Name    string
 	LogPath string
+	path    string
+	args    []string
+	env     []string
 	cmd     *exec.Cmd
-	logFile *os.File
 	done    chan struct{}
 	waitErr error
 }
@@ -32,6 +34,24 @@ func StartProc(name, path string, args, env []string, logPath string) (*Proc, er
 	if err != nil {
 		return nil, err
 	}
+	return start(name, path, args, env, logPath, lf)
+}
+
+// Respawn starts the same command again once the process has ended, appending to the
+// same log so that one file tells the whole story of a restarted component.
+func (p *Proc) Respawn() (*Proc, error) {
+	if p.Alive() == nil {
+		return nil, fmt.Errorf("respawn %s: pid %d still runs", p.Name, p.PID())
+	}
+	lf, err := os.OpenFile(p.LogPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(lf, "==== %s restarted at %s ====\n", p.Name, time.Now().Format(time.RFC3339Nano))
+	return start(p.Name, p.path, p.args, p.env, p.LogPath, lf)
+}
+
+func start(name, path string, args, env []string, logPath string, lf *os.File) (*Proc, error) {
 	cmd := exec.Command(path, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = lf, lf
@@ -40,7 +60,7 @@ func StartProc(name, path string, args, env []string, logPath string) (*Proc, er
 		lf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Proc{Name: name, LogPath: logPath, cmd: cmd, logFile: lf, done: make(chan struct{})}
+	p := &Proc{Name: name, LogPath: logPath, path: path, args: args, env: env, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		lf.Close()
@@ -78,6 +98,19 @@ func (p *Proc) Stop(grace time.Duration) error {
 		<-p.done
 		return fmt.Errorf("%s did not stop within %s; killed", p.Name, grace)
 	}
+}
+
+// Kill ends the process group with SIGKILL, leaving it no chance to clean up, and
+// waits until the process is gone.
+func (p *Proc) Kill() error {
+	if err := p.Alive(); err != nil {
+		return err
+	}
+	if err := syscall.Kill(-p.PID(), syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", p.Name, err)
+	}
+	<-p.done
+	return nil
 }
 
 // Tail returns the last n lines of a file, for error messages.

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -201,7 +200,7 @@ func Run(ctx context.Context, c Config) error {
 		}
 	}
 
-	res := &report.Results{Started: started, Machine: procstat.ReadMachine(), Commit: commit(ctx, root),
+	res := &report.Results{Started: started, Machine: procstat.ReadMachine(), Commit: repo.Commit(ctx),
 		Settings: map[string]any{"args": strings.Join(c.args, " "), "sizes": c.Sizes, "scenarios": c.Scenarios,
 			"campaign_in_flight": c.InFlight, "small_campaigns": c.Opts.SmallCampaigns, "small_size": c.Opts.SmallSize,
 			"status_clients": c.Opts.StatusClients, "status_min_size": c.StatusMinSize, "status_scenarios": c.StatusScenarios,
@@ -243,23 +242,6 @@ func Run(ctx context.Context, c Config) error {
 		return fmt.Errorf("failed runs: %s", strings.Join(failed, ", "))
 	}
 	return nil
-}
-
-// commit names the checked-out commit; it only reads the repository.
-func commit(ctx context.Context, root string) string {
-	cmd := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD")
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	rev := strings.TrimSpace(string(out))
-	// Optional locks off: status must not rewrite the index while others work in the tree.
-	cmd = exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no")
-	cmd.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
-	if out, err := cmd.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
-		rev += " with uncommitted changes"
-	}
-	return rev
 }
 
 func statusLimit(d time.Duration) string {
