@@ -28,7 +28,7 @@ func (e *env) verify(ctx context.Context, campaignID string, res *report.FaultRu
 	for _, cd := range cds {
 		byID[cd.DeviceID] = cd
 	}
-	res.Succeeded = 0
+	res.Succeeded, res.NotSucceededBy = 0, map[string]int{}
 	for _, id := range e.ids {
 		cd, ok := byID[id]
 		switch {
@@ -37,12 +37,13 @@ func (e *env) verify(ctx context.Context, campaignID string, res *report.FaultRu
 		case cd.State == stateSucceeded:
 			res.Succeeded++
 		default:
-			detail := cd.State
+			outcome := cd.State
 			if cd.Reason != "" {
-				detail += " (" + cd.Reason + ")"
+				outcome += " (" + cd.Reason + ")"
 			}
+			res.NotSucceededBy[outcome]++
 			res.NotSucceeded = append(res.NotSucceeded, report.DeviceIssue{DeviceID: id,
-				Detail: fmt.Sprintf("%s after %d attempt(s), run %s", detail, cd.Attempts, cd.RunID)})
+				Detail: fmt.Sprintf("%s after %d attempt(s), run %s", outcome, cd.Attempts, cd.RunID)})
 		}
 
 		real, ok := e.fleet.Device(id)

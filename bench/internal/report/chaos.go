@@ -37,7 +37,7 @@ type ChaosSettings struct {
 	FirmwareKiB       int      `json:"firmware_kib"`
 	CadencePersisted  string   `json:"cadence_persistence"`
 	ProcessEnv        []string `json:"process_env"` // what the benchmark sets beyond addresses and keys
-	LogDir            string   `json:"log_dir"`
+	LogDir            string   `json:"log_dir"`     // relative to the repository root
 }
 
 // FaultRun is one campaign on a fresh stack while one fault happens.
@@ -69,6 +69,8 @@ type FaultRun struct {
 	Lost            int            `json:"lost"`
 	StatusCounts    map[string]int `json:"status_counts,omitempty"`
 	NotSucceeded    []DeviceIssue  `json:"not_succeeded,omitempty"`
+	// NotSucceededBy counts those devices by final state and reason.
+	NotSucceededBy map[string]int `json:"not_succeeded_by_outcome,omitempty"`
 
 	WrongHistories   int           `json:"wrong_histories"`
 	WrongHistoryList []DeviceIssue `json:"wrong_history_devices,omitempty"`

@@ -132,6 +132,9 @@ func chaosRun(w mdWriter, run FaultRun) {
 	w("- Campaign %s after %.1f s: %s. Status polls that failed: %d. Status requests the devices received "+
 		"(runs asking a silent device): %d.\n", state, run.CampaignSeconds, countsText(run.StatusCounts),
 		run.StatusPollFailures, run.StatusRequests)
+	if len(run.NotSucceededBy) > 0 {
+		w("- Devices not SUCCEEDED, by outcome: %s.\n", countsText(run.NotSucceededBy))
+	}
 	issues(w, "Devices not SUCCEEDED", run.NotSucceeded)
 	issues(w, "Devices whose record disagrees with the device", run.WrongHistoryList)
 	issues(w, "Devices sent more than one UPDATE command for one attempt", run.ExtraUpdateList)
@@ -189,7 +192,7 @@ func (r *ChaosResults) chaosMethod(w mdWriter) {
 		"again on the same port and directory.\n")
 	w("- **Configuration**: product defaults throughout (status probe after 15 s of silence, a dead worker's "+
 		"session drained after 20 s, touched every 5 s, step timeout 10 m, no retries). The benchmark sets only: %s. "+
-		"Process logs: `%s`.\n", strings.Join(s.ProcessEnv, "; "), s.LogDir)
+		"Process logs (not committed): `%s` under the repository.\n", strings.Join(s.ProcessEnv, "; "), s.LogDir)
 }
 
 func countsText(m map[string]int) string {
