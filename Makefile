@@ -4,7 +4,7 @@ GO ?= go
 MODULES := pkg proto api worker simulator integration
 BIN := bin
 
-.PHONY: run test unit integration build devserver proto vet bench chaos clean stop
+.PHONY: run test unit integration build devserver proto vet bench chaos fuzz clean stop
 
 ## run: the whole system with built-in defaults and a simulated fleet (Ctrl-C stops it)
 run: build devserver
@@ -32,6 +32,10 @@ chaos:
 ## devserver: the in-process Cadence development server (own module, first build ~3 min)
 devserver:
 	@scripts/cadence-devserver.sh build
+
+## fuzz: every fuzz target in the repo, FUZZTIME each (default 20s; FUZZTIME=1m make fuzz)
+fuzz:
+	@scripts/fuzz.sh
 
 ## unit: unit tests only (no services needed)
 unit:

@@ -17,11 +17,14 @@ import (
 // maxCampaignDevices bounds one campaign; larger fleets are split into several.
 const maxCampaignDevices = 100_000
 
+// maxReasonLen bounds the reason an operator gives with a pause, cancel or approve.
+const maxReasonLen = 500
+
 func (s *service) CreateCampaign(ctx context.Context, t model.Tenant, c NewCampaign) (model.Campaign, error) {
 	if err := model.ValidateName("name", c.Name); err != nil {
 		return model.Campaign{}, err
 	}
-	if _, err := uuid.Parse(c.FirmwareID); err != nil {
+	if !model.IsUUID(c.FirmwareID) {
 		return model.Campaign{}, model.Fieldf("firmware_id", "must be a firmware id (UUID)")
 	}
 	if err := c.Rollout.Validate("rollout."); err != nil {
@@ -82,7 +85,7 @@ func (s *service) campaignTargets(ctx context.Context, t model.Tenant, c NewCamp
 		camp.Target = model.TargetDevices
 		return c.DeviceIDs, validateDeviceList(c.DeviceIDs)
 	case c.GroupID != "":
-		if _, err := uuid.Parse(c.GroupID); err != nil {
+		if !model.IsUUID(c.GroupID) {
 			return nil, model.Fieldf("group_id", "must be a group id (UUID)")
 		}
 		g, err := s.store.GetGroup(ctx, t.ID, c.GroupID)
@@ -139,13 +142,16 @@ func validateDeviceList(ids []string) error {
 }
 
 func (s *service) GetCampaign(ctx context.Context, t model.Tenant, id string) (model.Campaign, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !model.IsUUID(id) {
 		return model.Campaign{}, fmt.Errorf("campaign %q: %w", id, store.ErrNotFound)
 	}
 	return s.store.GetCampaign(ctx, t.ID, id)
 }
 
 func (s *service) ListCampaigns(ctx context.Context, t model.Tenant, p store.Page) ([]model.Campaign, error) {
+	if err := checkUUIDCursor(p, "campaign"); err != nil {
+		return nil, err
+	}
 	return s.store.ListCampaigns(ctx, t.ID, p)
 }
 
@@ -222,6 +228,10 @@ const controlWait = 5 * time.Second
 // ControlCampaign signals pause, resume, cancel or approve and answers with the state
 // the campaign reaches.
 func (s *service) ControlCampaign(ctx context.Context, t model.Tenant, id string, ctl otaflow.CampaignControl) (otaflow.CampaignRunState, error) {
+	// The reason becomes the campaign's state_reason.
+	if err := model.ValidateText("reason", ctl.Reason, maxReasonLen); err != nil {
+		return otaflow.CampaignRunState{}, err
+	}
 	c, err := s.GetCampaign(ctx, t, id)
 	if err != nil {
 		return otaflow.CampaignRunState{}, err
@@ -274,7 +284,7 @@ func reached(a otaflow.ControlAction, before, now otaflow.CampaignRunState) bool
 }
 
 func (s *service) CampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !model.IsUUID(id) {
 		return CampaignStatus{}, fmt.Errorf("campaign %q: %w", id, store.ErrNotFound)
 	}
 	// The key includes the tenant: a cached answer never crosses tenants.

@@ -64,6 +64,9 @@ func (s *service) GetDevice(ctx context.Context, t model.Tenant, id string) (mod
 }
 
 func (s *service) ListDevices(ctx context.Context, t model.Tenant, p store.Page) ([]model.Device, error) {
+	if err := checkDeviceCursor(p); err != nil {
+		return nil, err
+	}
 	return s.store.ListDevices(ctx, t.ID, p)
 }
 
@@ -91,7 +94,7 @@ func firmwareRef(fw model.Firmware) otaflow.FirmwareRef {
 
 func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceID string, req DeviceUpdateRequest) (DeviceUpdateStarted, error) {
 	firmwareID, allowDowngrade := req.FirmwareID, req.AllowDowngrade
-	if _, err := uuid.Parse(firmwareID); err != nil {
+	if !model.IsUUID(firmwareID) {
 		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "must be a firmware id (UUID)")
 	}
 	overrides := otaflow.CampaignPolicy{Soak: req.Soak, SoakMaxReboots: req.SoakMaxReboots}
@@ -164,18 +167,21 @@ func (s *service) UploadFirmware(ctx context.Context, t model.Tenant, up Firmwar
 }
 
 func (s *service) GetFirmware(ctx context.Context, t model.Tenant, id string) (model.Firmware, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !model.IsUUID(id) {
 		return model.Firmware{}, fmt.Errorf("firmware %q: %w", id, store.ErrNotFound)
 	}
 	return s.store.GetFirmware(ctx, t.ID, id)
 }
 
 func (s *service) ListFirmware(ctx context.Context, t model.Tenant, p store.Page) ([]model.Firmware, error) {
+	if err := checkUUIDCursor(p, "firmware"); err != nil {
+		return nil, err
+	}
 	return s.store.ListFirmware(ctx, t.ID, p)
 }
 
 func (s *service) OpenFirmware(ctx context.Context, tenantID, id string) (model.Firmware, io.ReadSeekCloser, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !model.IsUUID(id) {
 		return model.Firmware{}, nil, fmt.Errorf("firmware %q: %w", id, store.ErrNotFound)
 	}
 	fw, err := s.store.GetFirmware(ctx, tenantID, id)

@@ -123,7 +123,7 @@ func unknownDevices(field string, index map[string]int, err error) error {
 // notFoundUnlessUUID answers 404 for ids that cannot name a group, as for any other
 // tenant's group.
 func notFoundUnlessUUID(id string) error {
-	if _, err := uuid.Parse(id); err != nil {
+	if !model.IsUUID(id) {
 		return fmt.Errorf("group %q: %w", id, store.ErrNotFound)
 	}
 	return nil
@@ -172,10 +172,8 @@ func (s *fleetService) GetGroup(ctx context.Context, t model.Tenant, id string) 
 }
 
 func (s *fleetService) ListGroups(ctx context.Context, t model.Tenant, p store.Page) ([]model.Group, error) {
-	if p.After != "" {
-		if _, err := uuid.Parse(p.After); err != nil {
-			return nil, model.Fieldf("after", "must be a group id (UUID)")
-		}
+	if err := checkUUIDCursor(p, "group"); err != nil {
+		return nil, err
 	}
 	return s.store.ListGroups(ctx, t.ID, p)
 }
@@ -249,6 +247,9 @@ func (s *fleetService) changeMembers(ctx context.Context, t model.Tenant, id, ad
 
 func (s *fleetService) ListMembers(ctx context.Context, t model.Tenant, id string, p store.Page) ([]model.Device, error) {
 	if err := notFoundUnlessUUID(id); err != nil {
+		return nil, err
+	}
+	if err := checkDeviceCursor(p); err != nil {
 		return nil, err
 	}
 	return s.store.ListGroupMembers(ctx, t.ID, id, p)

@@ -295,6 +295,18 @@ func TestImportDevices(t *testing.T) {
 				{Row: 5, Field: "labels.Bad", Message: "label key"},
 				{Row: 5, Field: "transport", Message: "must be"},
 			}},
+		{name: "text the database cannot hold", format: ImportCSV, body: "id,hardware_model,firmware_version,labels\n" +
+			"a1,m1,1.0.0,note=a\x00b\n" +
+			"a2,m1,1.0.0,note=\xff\n" +
+			"a3,m1,1.0.0,note=tab\there\n",
+			rows: []store.RowError{
+				{Row: 2, Field: "labels.note", Message: "control characters"},
+				{Row: 3, Field: "labels.note", Message: "valid UTF-8"},
+				{Row: 4, Field: "labels.note", Message: "control characters"},
+			}},
+		{name: "json NUL in a label", format: ImportJSON,
+			body: `[{"id":"a1","hardware_model":"m1","firmware_version":"1.0.0","labels":{"note":"a\u0000b"}}]`,
+			rows: []store.RowError{{Row: 1, Field: "labels.note", Message: "control characters"}}},
 		{name: "json not an array", format: ImportJSON, body: `{"id":"a1"}`, field: "rows"},
 		{name: "json malformed", format: ImportJSON, body: `[{"id":"a1",}]`, field: "rows"},
 		{name: "json trailing data", format: ImportJSON, body: `[] []`, field: "rows"},

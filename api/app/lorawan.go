@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,9 +95,14 @@ type LoRaWANSettingsInput struct {
 // LoRaWANSettings answers the settings endpoints; the token is never shown.
 type LoRaWANSettings struct {
 	model.ChirpStackSettings
-	APITokenSet bool               `json:"api_token_set"`
-	Reconcile   *ReconcileSchedule `json:"reconcile,omitempty"`
+	APITokenSet bool `json:"api_token_set"`
+	// APITokenProblem says why a stored token is unusable (it does not open with this
+	// secrets.encryption_key); saving the settings with api_token fixes it.
+	APITokenProblem string             `json:"api_token_problem,omitempty"`
+	Reconcile       *ReconcileSchedule `json:"reconcile,omitempty"`
 }
+
+const unreadableToken = "the stored token cannot be opened with this secrets.encryption_key; save the settings again with api_token"
 
 // ReconcileSchedule is the tenant's reconcile cron workflow.
 type ReconcileSchedule struct {
@@ -157,39 +160,30 @@ func notConfigured() error {
 		Message: "ChirpStack settings are not configured for this tenant: PUT /api/v1/lorawan/settings first"}
 }
 
-func validateAPIAddress(field, v string) error {
-	host, port, err := net.SplitHostPort(v)
-	if err != nil || host == "" || strings.ContainsAny(host, "/ ") {
-		return model.Fieldf(field, "must be host:port of ChirpStack's gRPC API, e.g. chirpstack:8080 (no scheme)")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return model.Fieldf(field, "port must be a number from 1 to 65535")
-	}
-	return nil
-}
-
+// validateToken: a ChirpStack API key travels in a gRPC metadata value, which takes
+// printable ASCII only.
 func validateToken(field, v string) error {
 	if len(v) > maxTokenLength {
 		return model.Fieldf(field, "must be at most %d characters", maxTokenLength)
 	}
-	for _, r := range v {
-		if r <= ' ' || r == 0x7f {
-			return model.Fieldf(field, "must not contain spaces or control characters")
+	for i := 0; i < len(v); i++ {
+		if v[i] <= ' ' || v[i] >= 0x7f {
+			return model.Fieldf(field, "must be printable ASCII without spaces")
 		}
 	}
 	return nil
 }
 
 // checkSettings validates a request in field order and fills the defaults. A token is
-// required unless one is stored already.
-func checkSettings(in LoRaWANSettingsInput, tokenStored bool) (model.ChirpStackSettings, error) {
+// required unless one is stored already; allowLocal is lorawan.allow_local_addresses.
+func checkSettings(in LoRaWANSettingsInput, tokenStored, allowLocal bool) (model.ChirpStackSettings, error) {
 	out := model.ChirpStackSettings{
 		APIAddress: strings.TrimSpace(in.APIAddress), APIToken: in.APIToken,
 		ChirpStackTenantID: strings.ToLower(strings.TrimSpace(in.ChirpStackTenantID)),
 		ApplicationID:      strings.ToLower(strings.TrimSpace(in.ApplicationID)),
 		EventEncoding:      in.EventEncoding, VersionFPort: defaultVersionFPort,
 	}
-	if err := validateAPIAddress("api_address", out.APIAddress); err != nil {
+	if err := model.ValidateServiceAddress("api_address", out.APIAddress, allowLocal); err != nil {
 		return out, err
 	}
 	if out.APIToken == "" && !tokenStored {
@@ -222,11 +216,15 @@ func checkSettings(in LoRaWANSettingsInput, tokenStored bool) (model.ChirpStackS
 
 func (s *lorawanService) PutSettings(ctx context.Context, t model.Tenant, in LoRaWANSettingsInput) (LoRaWANSettings, error) {
 	cur, err := s.store.GetChirpStackSettings(ctx, t.ID)
-	exists := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	unreadable := errors.Is(err, store.ErrSecretUnreadable)
+	exists := err == nil || unreadable
+	if err != nil && !unreadable && !errors.Is(err, store.ErrNotFound) {
 		return LoRaWANSettings{}, err
 	}
-	cs, err := checkSettings(in, exists)
+	if unreadable && in.APIToken == "" {
+		return LoRaWANSettings{}, model.Fieldf("api_token", "is required: %s", unreadableToken)
+	}
+	cs, err := checkSettings(in, exists, s.cfg.LoRaWAN.AllowLocalAddresses)
 	if err != nil {
 		return LoRaWANSettings{}, err
 	}
@@ -268,6 +266,9 @@ func (s *lorawanService) PutSettings(ctx context.Context, t model.Tenant, in LoR
 
 func (s *lorawanService) GetSettings(ctx context.Context, t model.Tenant) (LoRaWANSettings, error) {
 	cs, err := s.store.GetChirpStackSettings(ctx, t.ID)
+	if errors.Is(err, store.ErrSecretUnreadable) {
+		return LoRaWANSettings{ChirpStackSettings: cs, APITokenProblem: unreadableToken}, nil
+	}
 	if err != nil {
 		return LoRaWANSettings{}, err
 	}
@@ -317,6 +318,10 @@ func (s *lorawanService) settings(ctx context.Context, t model.Tenant) (model.Ch
 	cs, err := s.store.GetChirpStackSettings(ctx, t.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return cs, notConfigured()
+	}
+	if errors.Is(err, store.ErrSecretUnreadable) {
+		return cs, &LoRaWANError{Reason: otaflow.LoRaWANFailNotConfigured, Field: "settings",
+			Message: "ChirpStack settings: " + unreadableToken}
 	}
 	return cs, err
 }
@@ -422,6 +427,9 @@ func (s *lorawanService) GetDevice(ctx context.Context, t model.Tenant, id strin
 }
 
 func (s *lorawanService) ListDevices(ctx context.Context, t model.Tenant, p store.Page) ([]model.LoRaWANDeviceRecord, error) {
+	if err := checkDeviceCursor(p); err != nil {
+		return nil, err
+	}
 	return s.store.ListLoRaWANDevices(ctx, t.ID, p)
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ const (
 func TestCheckSettings(t *testing.T) {
 	good := LoRaWANSettingsInput{APIAddress: "chirpstack:8080", APIToken: "tok", ChirpStackTenantID: strings.ToUpper(csTenant),
 		ApplicationID: csApp}
-	cs, err := checkSettings(good, false)
+	cs, err := checkSettings(good, false, false)
 	require.NoError(t, err)
 	assert.Equal(t, "json", cs.EventEncoding)
 	assert.Equal(t, 10, cs.VersionFPort)
@@ -46,16 +47,26 @@ func TestCheckSettings(t *testing.T) {
 		{"event_encoding", func(in *LoRaWANSettingsInput) { in.EventEncoding = "xml" }},
 		{"version_fport", func(in *LoRaWANSettingsInput) { in.VersionFPort = port(0) }},
 		{"version_fport", func(in *LoRaWANSettingsInput) { in.VersionFPort = port(200) }},
+		{"api_address", func(in *LoRaWANSettingsInput) { in.APIAddress = "127.0.0.1:8080" }},
+		{"api_address", func(in *LoRaWANSettingsInput) { in.APIAddress = "localhost:8080" }},
+		{"api_address", func(in *LoRaWANSettingsInput) { in.APIAddress = "169.254.169.254:80" }},
+		{"api_address", func(in *LoRaWANSettingsInput) { in.APIAddress = "cs\x00:8080" }},
+		{"api_token", func(in *LoRaWANSettingsInput) { in.APIToken = "t\u00ffok" }},
+		{"api_token", func(in *LoRaWANSettingsInput) { in.APIToken = "t\x00k" }},
 	} {
 		in := good
 		tt.mutate(&in)
-		_, err := checkSettings(in, false)
+		_, err := checkSettings(in, false, false)
 		assert.Equal(t, tt.field, fieldOf(t, err), "%+v", in)
 	}
 	in := good
 	in.APIToken = ""
-	_, err = checkSettings(in, true)
+	_, err = checkSettings(in, true, false)
 	assert.NoError(t, err, "the stored token is kept")
+	in = good
+	in.APIAddress = "127.0.0.1:8080"
+	_, err = checkSettings(in, false, true)
+	assert.NoError(t, err, "local addresses when the operator allows them")
 }
 
 func TestCheckNewLoRaWANDevice(t *testing.T) {
@@ -95,13 +106,20 @@ func TestCheckNewLoRaWANDevice(t *testing.T) {
 type loraStore struct {
 	store.Store
 	settings *model.ChirpStackSettings
-	devices  map[string]model.LoRaWANDeviceRecord
-	put      []model.ChirpStackSettings
+	// unreadable: the stored token does not open (another secrets.encryption_key).
+	unreadable bool
+	devices    map[string]model.LoRaWANDeviceRecord
+	put        []model.ChirpStackSettings
 }
 
 func (s *loraStore) GetChirpStackSettings(context.Context, string) (model.ChirpStackSettings, error) {
 	if s.settings == nil {
 		return model.ChirpStackSettings{}, store.ErrNotFound
+	}
+	if s.unreadable {
+		cs := *s.settings
+		cs.APIToken = ""
+		return cs, fmt.Errorf("chirpstack settings: %w", store.ErrSecretUnreadable)
 	}
 	return *s.settings, nil
 }
@@ -109,6 +127,7 @@ func (s *loraStore) GetChirpStackSettings(context.Context, string) (model.ChirpS
 func (s *loraStore) PutChirpStackSettings(_ context.Context, cs model.ChirpStackSettings) error {
 	s.put = append(s.put, cs)
 	s.settings = &cs
+	s.unreadable = false // sealed anew with the current key
 	return nil
 }
 
@@ -256,4 +275,34 @@ func TestPutSettingsKeepsTheTokenAndGuardsTheApplication(t *testing.T) {
 	require.ErrorAs(t, err, &le)
 	assert.Equal(t, "application_id", le.Field)
 	assert.Len(t, st.put, 1, "nothing written")
+}
+
+func TestSettingsWithATokenThatDoesNotOpen(t *testing.T) {
+	svc, st, wf := loraFixture(t)
+	st.unreadable = true
+	ctx := context.Background()
+
+	got, err := svc.GetSettings(ctx, tenantA)
+	require.NoError(t, err, "the settings can still be read")
+	assert.False(t, got.APITokenSet)
+	assert.Contains(t, got.APITokenProblem, "secrets.encryption_key")
+	assert.Equal(t, csApp, got.ApplicationID)
+
+	_, err = svc.CreateDevice(ctx, tenantA, newDevice())
+	var le *LoRaWANError
+	require.ErrorAs(t, err, &le)
+	assert.Equal(t, otaflow.LoRaWANFailNotConfigured, le.Reason)
+	assert.Equal(t, "settings", le.Field)
+	assert.Empty(t, wf.started)
+
+	in := LoRaWANSettingsInput{APIAddress: "cs:8080", ChirpStackTenantID: csTenant, ApplicationID: csApp}
+	_, err = svc.PutSettings(ctx, tenantA, in)
+	assert.Equal(t, "api_token", fieldOf(t, err), "a token that does not open cannot be kept")
+	assert.Empty(t, st.put)
+
+	in.APIToken = "new-token"
+	out, err := svc.PutSettings(ctx, tenantA, in)
+	require.NoError(t, err, "a new token replaces it")
+	assert.Equal(t, "new-token", st.put[0].APIToken)
+	assert.True(t, out.APITokenSet)
 }

@@ -20,12 +20,17 @@ import (
 	"github.com/otaplane/ota/api/workflows"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/secretbox"
 	"github.com/otaplane/ota/pkg/store/postgres"
 )
 
 // Migrate applies the database migrations and returns.
 func Migrate(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	st, err := postgres.Open(cfg.Database)
+	secrets, err := secretbox.New(cfg.Secrets.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	st, err := postgres.Open(cfg.Database, postgres.WithSecrets(secrets))
 	if err != nil {
 		return err
 	}
@@ -41,7 +46,11 @@ func Migrate(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 // Run serves until ctx is canceled, then drains in-flight requests. ready, when not nil,
 // receives the bound address once the listener is up.
 func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- string) error {
-	st, err := postgres.OpenReady(ctx, cfg.Database, cfg.Cadence.StartupTimeout)
+	secrets, err := secretbox.New(cfg.Secrets.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	st, err := postgres.OpenReady(ctx, cfg.Database, cfg.Cadence.StartupTimeout, postgres.WithSecrets(secrets))
 	if err != nil {
 		return err
 	}

@@ -45,9 +45,14 @@ func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, cf
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
+	return s.router()
+}
+
+// router routes every request to s's handlers.
+func (s *Server) router() *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(s.recoverer(), s.accessLog())
+	r.Use(s.recoverer(), s.accessLog(), s.requireTextParams)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such route", "") })
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
@@ -111,6 +116,10 @@ func (s *Server) fail(c *gin.Context, err error) {
 			"workflow_id": inProgress.WorkflowID, "run_id": inProgress.RunID, "campaign_id": inProgress.CampaignID})
 	case errors.Is(err, store.ErrNotFound):
 		writeError(c, http.StatusNotFound, "not_found", "not found", "")
+	case errors.Is(err, store.ErrInvalidInput):
+		// Validation should have refused the value first: say so in the log.
+		s.log.Warn("database refused a value from a request", zap.String("path", c.FullPath()), zap.Error(err))
+		writeError(c, http.StatusBadRequest, "invalid_argument", "a value in the request cannot be stored", "")
 	case errors.Is(err, app.ErrConflict):
 		writeError(c, http.StatusConflict, "conflict", err.Error(), "")
 	case errors.Is(err, app.ErrUnauthorized):

@@ -182,6 +182,11 @@ type LoRaWAN struct {
 	SyncWait time.Duration `mapstructure:"sync_wait"`
 	// CallTimeout bounds each ChirpStack call a worker makes.
 	CallTimeout time.Duration `mapstructure:"call_timeout"`
+	// AllowLocalAddresses lets a tenant's api_address be loopback, link-local or
+	// unspecified (127.0.0.1, localhost, 169.254.x.x, ::1, 0.0.0.0). Off, a tenant cannot
+	// aim the workers at services on their own host or at cloud metadata endpoints; on,
+	// for a ChirpStack on the same machine (development, tests).
+	AllowLocalAddresses bool `mapstructure:"allow_local_addresses"`
 }
 
 func setDefaults(v *viper.Viper) {
@@ -260,10 +265,11 @@ func setDefaults(v *viper.Viper) {
 		"worker.session_touch_interval":    "5s",
 		"worker.session_stale_after":       "20s",
 
-		"lorawan.reconcile_cron":    "0 * * * *",
-		"lorawan.sync_retry_window": "1m",
-		"lorawan.sync_wait":         "20s",
-		"lorawan.call_timeout":      "10s",
+		"lorawan.reconcile_cron":        "0 * * * *",
+		"lorawan.sync_retry_window":     "1m",
+		"lorawan.sync_wait":             "20s",
+		"lorawan.call_timeout":          "10s",
+		"lorawan.allow_local_addresses": false,
 	}
 	for k, val := range defaults {
 		v.SetDefault(k, val)

@@ -68,3 +68,16 @@ func TestUnparseableDurationFailsLoad(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "step_timeout")
 }
+
+func TestLocalChirpStackAddressesAreOptIn(t *testing.T) {
+	cfg, err := Load("")
+	require.NoError(t, err)
+	assert.False(t, cfg.LoRaWAN.AllowLocalAddresses, "off unless the operator turns it on")
+	test, err := Load("../../configs/test.yaml")
+	require.NoError(t, err)
+	assert.True(t, test.LoRaWAN.AllowLocalAddresses, "the integration tests' ChirpStack listens on loopback")
+	t.Setenv("OTA_LORAWAN_ALLOW_LOCAL_ADDRESSES", "true")
+	cfg, err = Load("")
+	require.NoError(t, err)
+	assert.True(t, cfg.LoRaWAN.AllowLocalAddresses)
+}

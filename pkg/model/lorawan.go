@@ -34,7 +34,6 @@ type LoRaWANDevice struct {
 
 var euiRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
 var keyRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
-var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // NormalizeEUI lower-cases an EUI-64 and checks it is 16 hex digits.
 func NormalizeEUI(field, v string) (string, error) {
@@ -56,7 +55,7 @@ func NormalizeKey(field, v string) (string, error) {
 
 // ValidateChirpStackID checks a ChirpStack object id (a UUID).
 func ValidateChirpStackID(field, v string) error {
-	if !uuidRE.MatchString(strings.ToLower(v)) {
+	if !IsUUID(v) {
 		return Fieldf(field, "must be a ChirpStack id (UUID)")
 	}
 	return nil

@@ -147,6 +147,9 @@ func parseTerm(s string) (SelectorTerm, error) {
 	if len(t.Value) > MaxLabelValueLen {
 		return SelectorTerm{}, fmt.Errorf("label value longer than %d characters", MaxLabelValueLen)
 	}
+	if problem := textProblem(t.Value, MaxLabelValueLen); problem != "" {
+		return SelectorTerm{}, fmt.Errorf("label value %s", problem)
+	}
 	return t, nil
 }
 

@@ -63,6 +63,10 @@ func TestParseSelectorRejects(t *testing.T) {
 		{"bare bang", "!", "label key is missing"},
 		{"long value", "k=" + strings.Repeat("v", MaxLabelValueLen+1), "longer than 256"},
 		{"too many terms", strings.Repeat("a,", maxSelectorTerms) + "a", "at most 64 terms"},
+		{"NUL in value", "k=a\x00b", "control characters"},
+		{"newline in value", "k=a\nb", "control characters"},
+		{"invalid UTF-8 in value", "k=\xff", "valid UTF-8"},
+		{"NUL in key", "k\x00=v", "label key must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

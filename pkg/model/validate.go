@@ -104,16 +104,19 @@ func validateLabelValue(field, v string) error {
 	if len(v) > MaxLabelValueLen {
 		return Fieldf(field, "label value longer than %d characters", MaxLabelValueLen)
 	}
-	return nil
+	return ValidateText(field, v, MaxLabelValueLen)
 }
+
+// MaxNameLen bounds a human-readable name, in bytes.
+const MaxNameLen = 200
 
 // ValidateName checks a human-readable name.
 func ValidateName(field, v string) error {
 	if strings.TrimSpace(v) == "" {
 		return Fieldf(field, "is required")
 	}
-	if len(v) > 200 {
-		return Fieldf(field, "must be at most 200 characters")
+	if len(v) > MaxNameLen {
+		return Fieldf(field, "must be at most %d characters", MaxNameLen)
 	}
-	return nil
+	return ValidateText(field, v, MaxNameLen)
 }

@@ -238,6 +238,9 @@ func (p CampaignPolicy) Validate(prefix string) error {
 	lastPct := 0.0
 	for i, w := range p.Waves {
 		name := fmt.Sprintf("waves[%d]", i)
+		if err := model.ValidateText(prefix+name+".name", w.Name, model.MaxNameLen); err != nil {
+			return err
+		}
 		switch {
 		case w.Count < 0:
 			return f(name+".count", "must not be negative")

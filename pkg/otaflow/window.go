@@ -1,13 +1,18 @@
 package otaflow
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 	// Embedded zone data: a window evaluates the same on every worker and on replay,
 	// whatever the host's zoneinfo says.
 	_ "time/tzdata"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/otaplane/ota/pkg/model"
 )
 
 // WindowState is whether a maintenance window is open at a moment, and when that changes.
@@ -37,7 +42,7 @@ func (w MaintenanceWindow) At(now time.Time) (WindowState, error) {
 }
 
 func (w MaintenanceWindow) parse() (cron.Schedule, *time.Location, error) {
-	sched, err := cron.ParseStandard(w.Cron)
+	sched, err := parseCron(w.Cron)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cron %q: %w", w.Cron, err)
 	}
@@ -48,16 +53,69 @@ func (w MaintenanceWindow) parse() (cron.Schedule, *time.Location, error) {
 	return sched, loc, nil
 }
 
+// parseCron reads a schedule without letting the cron library's panics (it panics on
+// some malformed TZ= prefixes) escape: a schedule that makes it panic is invalid.
+func parseCron(expr string) (sched cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			sched, err = nil, fmt.Errorf("unparseable: %v", r)
+		}
+	}()
+	return cron.ParseStandard(expr)
+}
+
+// cronFieldRE is one field of a 5-field schedule: numbers, names (jan, mon), *, ?, and
+// the separators - / ,.
+var cronFieldRE = regexp.MustCompile(`^[0-9A-Za-z*?/,-]{1,64}$`)
+
+// errNeverFires: a schedule such as "0 0 30 2 *" parses but has no activation.
+var errNeverFires = errors.New("never fires")
+
+// parseWindowCron is the strict reading Validate applies: exactly five fields, no
+// descriptors (@daily, @every: relative to when they are read, not a calendar) and no
+// TZ= or CRON_TZ= prefix (the window's time_zone says where it is evaluated), and at
+// least one activation. Windows stored before it was this strict are read by parseCron.
+func parseWindowCron(expr string) error {
+	fields := strings.Fields(expr)
+	if len(fields) != 5 {
+		return fmt.Errorf("has %d fields, want 5", len(fields))
+	}
+	for _, f := range fields {
+		if !cronFieldRE.MatchString(f) {
+			return fmt.Errorf("field %q is not a cron field", f)
+		}
+	}
+	sched, err := parseCron(expr)
+	if err != nil {
+		return err
+	}
+	// The library looks five years ahead: enough for every calendar date, 29 February
+	// too, in any zone.
+	if sched.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero() {
+		return errNeverFires
+	}
+	return nil
+}
+
+// maxTimeZoneLen bounds a zone name; the longest IANA names are about 30 bytes.
+const maxTimeZoneLen = 64
+
 // Validate checks the window; field names are relative to prefix.
 func (w MaintenanceWindow) Validate(prefix string) error {
-	if _, err := cron.ParseStandard(w.Cron); err != nil || w.Cron == "" {
-		return fieldf(prefix+"cron", "must be a 5-field cron expression such as \"0 2 * * *\"")
+	if err := parseWindowCron(w.Cron); errors.Is(err, errNeverFires) {
+		return fieldf(prefix+"cron", "never fires (no such date)")
+	} else if err != nil {
+		return fieldf(prefix+"cron", "must be a 5-field cron expression such as \"0 2 * * *\" (no @ descriptors, no TZ= prefix: set time_zone): %v", err)
 	}
 	if w.TimeZone == "" {
 		return fieldf(prefix+"time_zone", "is required, e.g. \"Europe/Berlin\" or \"UTC\"")
 	}
-	if _, err := time.LoadLocation(w.TimeZone); err != nil {
-		return fieldf(prefix+"time_zone", "unknown time zone %q", w.TimeZone)
+	if err := model.ValidateText(prefix+"time_zone", w.TimeZone, maxTimeZoneLen); err != nil {
+		return err
+	}
+	// "Local" is whatever zone each worker's host is in.
+	if _, err := time.LoadLocation(w.TimeZone); err != nil || w.TimeZone == "Local" {
+		return fieldf(prefix+"time_zone", "unknown time zone %q (use an IANA name such as \"Europe/Berlin\", or \"UTC\")", w.TimeZone)
 	}
 	if w.Duration.D() < time.Minute || w.Duration.D() > 7*24*time.Hour {
 		return fieldf(prefix+"duration", "must be between 1m and 168h")

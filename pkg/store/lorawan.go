@@ -29,9 +29,15 @@ type LoRaWANUpdate struct {
 
 // LoRaWANStore persists ChirpStack settings and the LoRaWAN side of devices.
 type LoRaWANStore interface {
+	// PutChirpStackSettings stores the settings with the API token sealed; an application
+	// another tenant's settings name is ErrConflict.
 	PutChirpStackSettings(ctx context.Context, s model.ChirpStackSettings) error
+	// GetChirpStackSettings returns the settings with the token opened. A token that
+	// cannot be opened answers the rest of the settings (token empty) with an error
+	// wrapping ErrSecretUnreadable, so the settings can still be read and replaced.
 	GetChirpStackSettings(ctx context.Context, tenantID string) (model.ChirpStackSettings, error)
-	// ChirpStackSettingsByApplication finds the tenant a ChirpStack application belongs to.
+	// ChirpStackSettingsByApplication finds the tenant a ChirpStack application belongs
+	// to. Routing needs no credentials: APIToken is left empty.
 	ChirpStackSettingsByApplication(ctx context.Context, applicationID string) (model.ChirpStackSettings, error)
 
 	// CreateLoRaWANDevice writes the devices row (transport lorawan) and its LoRaWAN side

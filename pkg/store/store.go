@@ -18,6 +18,13 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrUnavailable: the database cannot be reached; callers answer 503 and retry later.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrInvalidInput: the database refused a value (bytes text cannot hold, a number out
+	// of range). Input is validated before it gets here; this is the backstop, and callers
+	// answer 400.
+	ErrInvalidInput = errors.New("value refused by the database")
+	// ErrSecretUnreadable: a stored secret cannot be opened with the configured
+	// secrets.encryption_key (it was changed, or the row was altered).
+	ErrSecretUnreadable = errors.New("stored secret cannot be opened with this secrets.encryption_key")
 )
 
 // MissingDevicesError lists campaign device ids that do not exist in the tenant.

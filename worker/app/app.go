@@ -17,6 +17,7 @@ import (
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
+	"github.com/otaplane/ota/pkg/secretbox"
 	"github.com/otaplane/ota/pkg/store/postgres"
 	"github.com/otaplane/ota/proto/topic"
 	"github.com/otaplane/ota/worker/campaign"
@@ -36,7 +37,11 @@ const reportShards = 16
 // Run serves until ctx is canceled, then shuts down gracefully: stop taking device
 // messages, let in-flight tasks finish, flush, disconnect.
 func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
-	st, err := postgres.OpenReady(ctx, cfg.Database, cfg.Cadence.StartupTimeout)
+	secrets, err := secretbox.New(cfg.Secrets.EncryptionKey)
+	if err != nil {
+		return err
+	}
+	st, err := postgres.OpenReady(ctx, cfg.Database, cfg.Cadence.StartupTimeout, postgres.WithSecrets(secrets))
 	if err != nil {
 		return err
 	}
@@ -65,7 +70,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
 	}
 	campaignActs := &campaign.Activities{Store: st}
-	chirpClients := chirpstack.NewClients()
+	chirpClients := chirpstack.NewClients(cfg.LoRaWAN.AllowLocalAddresses)
 	defer chirpClients.Close()
 	fuotaActs := &fuota.Activities{Store: st, Clients: chirpClients, MaxPayload: cfg.OTA.FUOTAMaxPayload,
 		Now: time.Now, Logger: log}

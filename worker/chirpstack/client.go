@@ -5,7 +5,10 @@ package chirpstack
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"sync"
+	"syscall"
 
 	"github.com/chirpstack/chirpstack/api/go/v4/api"
 	"google.golang.org/grpc"
@@ -41,12 +44,34 @@ type clientKey struct{ address, token string }
 // Clients caches one connection per ChirpStack address and token, so tenants that share
 // a ChirpStack share a connection and a changed token gets a fresh one.
 type Clients struct {
-	mu    sync.Mutex
-	conns map[clientKey]*Client
+	mu     sync.Mutex
+	conns  map[clientKey]*Client
+	dialer *net.Dialer
 }
 
-// NewClients returns an empty cache.
-func NewClients() *Clients { return &Clients{conns: map[clientKey]*Client{}} }
+// NewClients returns an empty cache. Unless allowLocal (lorawan.allow_local_addresses),
+// connections to loopback, link-local, unspecified and multicast addresses are refused
+// once names are resolved, so a tenant cannot aim the workers at services of their own
+// host, by address or by a name that resolves there (the API checks only literals).
+func NewClients(allowLocal bool) *Clients {
+	d := &net.Dialer{}
+	if !allowLocal {
+		d.ControlContext = refuseLocal
+	}
+	return &Clients{conns: map[clientKey]*Client{}, dialer: d}
+}
+
+// refuseLocal runs for every address a connection is about to be made to.
+func refuseLocal(_ context.Context, _, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("chirpstack: unexpected dial address %q: %w", address, err)
+	}
+	if model.LocalAddr(ap.Addr()) {
+		return fmt.Errorf("chirpstack: %s is a local address; lorawan.allow_local_addresses is off", ap.Addr())
+	}
+	return nil
+}
 
 // For returns the client for a tenant's settings. grpc connects lazily, so this does
 // not fail when ChirpStack is down; the calls do.
@@ -58,6 +83,9 @@ func (c *Clients) For(s model.ChirpStackSettings) (*Client, error) {
 		return cl, nil
 	}
 	conn, err := grpc.NewClient(s.APIAddress,
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return c.dialer.DialContext(ctx, "tcp", addr)
+		}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(tokenAuth(s.APIToken)))
 	if err != nil {

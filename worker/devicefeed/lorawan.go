@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +119,12 @@ func parseEventTopic(t string) (appID, devEUI, event string, ok bool) {
 	if len(p) != 6 || p[0] != "application" || p[2] != "device" || p[4] != "event" || p[1] == "" || p[3] == "" {
 		return "", "", "", false
 	}
-	return strings.ToLower(p[1]), strings.ToLower(p[3]), p[5], true
+	// Both are looked up in the database: only what ChirpStack can send gets that far.
+	eui, err := model.NormalizeEUI("dev_eui", p[3])
+	if err != nil || !model.IsUUID(p[1]) {
+		return "", "", "", false
+	}
+	return strings.ToLower(p[1]), eui, p[5], true
 }
 
 // route answers from a short-lived cache: events arrive per uplink, settings change
@@ -161,7 +167,10 @@ func decodeEvent(event string, payload []byte, s model.ChirpStackSettings, now t
 		if err := unmarshalEvent(payload, s.EventEncoding, &ev); err != nil {
 			return u, false, err
 		}
-		u.DevEUI = strings.ToLower(ev.GetDeviceInfo().GetDevEui())
+		var err error
+		if u.DevEUI, err = eventEUI(ev.GetDeviceInfo()); err != nil {
+			return u, false, err
+		}
 		u.SeenAt = eventTime(ev.GetTime(), now)
 		if rx := bestRx(ev.GetRxInfo()); rx != nil {
 			rssi, snr := int(rx.GetRssi()), float64(rx.GetSnr())
@@ -180,7 +189,10 @@ func decodeEvent(event string, payload []byte, s model.ChirpStackSettings, now t
 		if err := unmarshalEvent(payload, s.EventEncoding, &ev); err != nil {
 			return u, false, err
 		}
-		u.DevEUI = strings.ToLower(ev.GetDeviceInfo().GetDevEui())
+		var err error
+		if u.DevEUI, err = eventEUI(ev.GetDeviceInfo()); err != nil {
+			return u, false, err
+		}
 		u.SeenAt = eventTime(ev.GetTime(), now)
 		return u, true, nil
 	case "status":
@@ -188,7 +200,10 @@ func decodeEvent(event string, payload []byte, s model.ChirpStackSettings, now t
 		if err := unmarshalEvent(payload, s.EventEncoding, &ev); err != nil {
 			return u, false, err
 		}
-		u.DevEUI = strings.ToLower(ev.GetDeviceInfo().GetDevEui())
+		var err error
+		if u.DevEUI, err = eventEUI(ev.GetDeviceInfo()); err != nil {
+			return u, false, err
+		}
 		// DevStatusAns is an uplink: the device was seen too.
 		u.SeenAt = eventTime(ev.GetTime(), now)
 		margin := int(ev.GetMargin())
@@ -228,6 +243,20 @@ func unmarshalEvent(payload []byte, encoding string, m proto.Message) error {
 	return proto.Unmarshal(payload, m)
 }
 
+// eventEUI is the DevEUI an event names: empty (the topic's then counts) or an EUI-64,
+// normalized. Anything else is refused: it would be looked up in the database on every
+// flush and never match.
+func eventEUI(d *integration.DeviceInfo) (string, error) {
+	if d.GetDevEui() == "" {
+		return "", nil
+	}
+	eui, err := model.NormalizeEUI("dev_eui", d.GetDevEui())
+	if err != nil {
+		return "", fmt.Errorf("event DevEUI %.40q: %w", d.GetDevEui(), err)
+	}
+	return eui, nil
+}
+
 func eventTime(ts *timestamppb.Timestamp, now time.Time) time.Time {
 	if ts == nil || !ts.IsValid() {
 		return now.UTC()
@@ -239,10 +268,14 @@ func eventTime(ts *timestamppb.Timestamp, now time.Time) time.Time {
 	return t
 }
 
-// bestRx is the gateway that heard the uplink best: highest RSSI, then SNR.
+// bestRx is the gateway that heard the uplink best: highest RSSI, then SNR. A gateway
+// reporting an SNR that is not a number is left out: JSON answers cannot carry it.
 func bestRx(rxs []*gw.UplinkRxInfo) *gw.UplinkRxInfo {
 	var best *gw.UplinkRxInfo
 	for _, rx := range rxs {
+		if snr := float64(rx.GetSnr()); math.IsNaN(snr) || math.IsInf(snr, 0) {
+			continue
+		}
 		if best == nil || rx.GetRssi() > best.GetRssi() || (rx.GetRssi() == best.GetRssi() && rx.GetSnr() > best.GetSnr()) {
 			best = rx
 		}
@@ -272,7 +305,10 @@ func DecodeVersionPayload(b []byte) (string, error) {
 	}
 	v := strings.TrimPrefix(strings.TrimSpace(strings.TrimRight(string(b), "\x00")), "v")
 	if err := model.ValidateVersion("version", v); err != nil {
-		return "", fmt.Errorf("version payload %q: %w", b, err)
+		return "", fmt.Errorf("version payload %.80q: %w", b, err)
+	}
+	if len(v) > maxVersionLen {
+		return "", fmt.Errorf("version payload of %d bytes, at most %d", len(v), maxVersionLen)
 	}
 	return v, nil
 }

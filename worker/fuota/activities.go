@@ -69,6 +69,10 @@ func (a *Activities) client(ctx context.Context, tenantID string) (*chirpstack.C
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, s, cadence.NewCustomError(ErrReasonSettings, "tenant has no ChirpStack settings")
 	}
+	if errors.Is(err, store.ErrSecretUnreadable) {
+		return nil, s, cadence.NewCustomError(ErrReasonSettings,
+			"the stored ChirpStack API token cannot be opened with this secrets.encryption_key: save the settings again with api_token")
+	}
 	if err != nil {
 		return nil, s, err
 	}

@@ -113,6 +113,10 @@ func (a *Activities) client(ctx context.Context, tenantID string) (*chirpstack.C
 		return nil, s, failure(otaflow.LoRaWANFailNotConfigured, otaflow.LoRaWANFailure{Field: "settings",
 			Message: "ChirpStack settings are not configured (PUT /api/v1/lorawan/settings)"})
 	}
+	if errors.Is(err, store.ErrSecretUnreadable) {
+		return nil, s, failure(otaflow.LoRaWANFailNotConfigured, otaflow.LoRaWANFailure{Field: "settings",
+			Message: "the stored ChirpStack API token cannot be opened with this secrets.encryption_key: save the settings again with api_token"})
+	}
 	if err != nil {
 		return nil, s, transientDB("read ChirpStack settings", err)
 	}

@@ -12,16 +12,21 @@ import (
 	"github.com/otaplane/ota/pkg/store"
 )
 
-// PutChirpStackSettings implements store.Store (insert or replace).
+// PutChirpStackSettings implements store.Store (insert or replace), the token sealed.
 func (s *Store) PutChirpStackSettings(ctx context.Context, cs model.ChirpStackSettings) error {
+	sealed, err := s.sealToken(cs.TenantID, cs.APIToken)
+	if err != nil {
+		return fmt.Errorf("put chirpstack settings: %w", err)
+	}
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	err := s.conn(ctx).Exec(`INSERT INTO chirpstack_settings (tenant_id, api_address, api_token, chirpstack_tenant_id,
-		application_id, event_encoding, version_fport, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, now())
-		ON CONFLICT (tenant_id) DO UPDATE SET api_address = EXCLUDED.api_address, api_token = EXCLUDED.api_token,
-		chirpstack_tenant_id = EXCLUDED.chirpstack_tenant_id, application_id = EXCLUDED.application_id,
-		event_encoding = EXCLUDED.event_encoding, version_fport = EXCLUDED.version_fport, updated_at = now()`,
-		cs.TenantID, cs.APIAddress, cs.APIToken, cs.ChirpStackTenantID, cs.ApplicationID, cs.EventEncoding, cs.VersionFPort).Error
+	err = s.conn(ctx).Exec(`INSERT INTO chirpstack_settings (tenant_id, api_address, api_token, api_token_sealed,
+		chirpstack_tenant_id, application_id, event_encoding, version_fport, updated_at) VALUES (?, ?, '', ?, ?, ?, ?, ?, now())
+		ON CONFLICT (tenant_id) DO UPDATE SET api_address = EXCLUDED.api_address, api_token = '',
+		api_token_sealed = EXCLUDED.api_token_sealed, chirpstack_tenant_id = EXCLUDED.chirpstack_tenant_id,
+		application_id = EXCLUDED.application_id, event_encoding = EXCLUDED.event_encoding,
+		version_fport = EXCLUDED.version_fport, updated_at = now()`,
+		cs.TenantID, cs.APIAddress, sealed, cs.ChirpStackTenantID, cs.ApplicationID, cs.EventEncoding, cs.VersionFPort).Error
 	if err != nil {
 		return fmt.Errorf("put chirpstack settings: %w", classify(err))
 	}
@@ -32,6 +37,7 @@ type chirpStackRow struct {
 	TenantID           string
 	APIAddress         string
 	APIToken           string
+	APITokenSealed     *string
 	ChirpstackTenantID string
 	ApplicationID      string
 	EventEncoding      string
@@ -40,33 +46,45 @@ type chirpStackRow struct {
 }
 
 func (r chirpStackRow) model() model.ChirpStackSettings {
-	return model.ChirpStackSettings{TenantID: r.TenantID, APIAddress: r.APIAddress, APIToken: r.APIToken,
+	return model.ChirpStackSettings{TenantID: r.TenantID, APIAddress: r.APIAddress,
 		ChirpStackTenantID: r.ChirpstackTenantID, ApplicationID: r.ApplicationID, EventEncoding: r.EventEncoding,
 		VersionFPort: r.VersionFport, UpdatedAt: r.UpdatedAt}
 }
 
-func (s *Store) chirpStackSettings(ctx context.Context, where string, arg any) (model.ChirpStackSettings, error) {
+func (s *Store) chirpStackSettings(ctx context.Context, where string, arg any) (chirpStackRow, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var rows []chirpStackRow
-	if err := s.conn(ctx).Raw(`SELECT tenant_id, api_address, api_token, chirpstack_tenant_id, application_id,
-		event_encoding, version_fport, updated_at FROM chirpstack_settings WHERE `+where, arg).Scan(&rows).Error; err != nil {
-		return model.ChirpStackSettings{}, fmt.Errorf("chirpstack settings: %w", classify(err))
+	if err := s.conn(ctx).Raw(`SELECT tenant_id, api_address, api_token, api_token_sealed, chirpstack_tenant_id,
+		application_id, event_encoding, version_fport, updated_at FROM chirpstack_settings WHERE `+where, arg).Scan(&rows).Error; err != nil {
+		return chirpStackRow{}, fmt.Errorf("chirpstack settings: %w", classify(err))
 	}
 	if len(rows) == 0 {
-		return model.ChirpStackSettings{}, fmt.Errorf("chirpstack settings: %w", classify(gorm.ErrRecordNotFound))
+		return chirpStackRow{}, fmt.Errorf("chirpstack settings: %w", classify(gorm.ErrRecordNotFound))
 	}
-	return rows[0].model(), nil
+	return rows[0], nil
 }
 
 // GetChirpStackSettings implements store.Store.
 func (s *Store) GetChirpStackSettings(ctx context.Context, tenantID string) (model.ChirpStackSettings, error) {
-	return s.chirpStackSettings(ctx, "tenant_id = ?", tenantID)
+	r, err := s.chirpStackSettings(ctx, "tenant_id = ?", tenantID)
+	if err != nil {
+		return model.ChirpStackSettings{}, err
+	}
+	out := r.model()
+	if out.APIToken, err = s.openToken(r); err != nil {
+		return out, fmt.Errorf("chirpstack settings of tenant %s: %w", tenantID, err)
+	}
+	return out, nil
 }
 
 // ChirpStackSettingsByApplication implements store.Store.
 func (s *Store) ChirpStackSettingsByApplication(ctx context.Context, applicationID string) (model.ChirpStackSettings, error) {
-	return s.chirpStackSettings(ctx, "application_id = ?", applicationID)
+	r, err := s.chirpStackSettings(ctx, "application_id = ?", applicationID)
+	if err != nil {
+		return model.ChirpStackSettings{}, err
+	}
+	return r.model(), nil
 }
 
 type loraRow struct {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -18,6 +20,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/secretbox"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -29,12 +32,23 @@ type Store struct {
 	db           *gorm.DB
 	sqlDB        *sql.DB
 	queryTimeout time.Duration
+	// secrets seals what the store keeps secret (ChirpStack API tokens); without it
+	// such values can be neither stored nor read.
+	secrets *secretbox.Box
 }
 
 var _ store.Store = (*Store)(nil)
 
+// Option configures a Store.
+type Option func(*Store)
+
+// WithSecrets seals the secrets the store keeps with box (from secrets.encryption_key).
+func WithSecrets(box *secretbox.Box) Option {
+	return func(s *Store) { s.secrets = box }
+}
+
 // Open connects (lazily: a database that is down now can come back later).
-func Open(cfg config.Database) (*Store, error) {
+func Open(cfg config.Database, opts ...Option) (*Store, error) {
 	db, err := gorm.Open(gormpg.Open(cfg.DSN), &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
@@ -50,13 +64,17 @@ func Open(cfg config.Database) (*Store, error) {
 	sqlDB.SetMaxOpenConns(cfg.MaxOpenConns)
 	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
 	sqlDB.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-	return &Store{db: db, sqlDB: sqlDB, queryTimeout: cfg.QueryTimeout}, nil
+	st := &Store{db: db, sqlDB: sqlDB, queryTimeout: cfg.QueryTimeout}
+	for _, o := range opts {
+		o(st)
+	}
+	return st, nil
 }
 
 // OpenReady opens the store and, when configured, applies migrations — retrying for up
 // to wait, since the database may start after us.
-func OpenReady(ctx context.Context, cfg config.Database, wait time.Duration) (*Store, error) {
-	st, err := Open(cfg)
+func OpenReady(ctx context.Context, cfg config.Database, wait time.Duration, opts ...Option) (*Store, error) {
+	st, err := Open(cfg, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +104,8 @@ func OpenReady(ctx context.Context, cfg config.Database, wait time.Duration) (*S
 func (s *Store) Close() error { return s.sqlDB.Close() }
 
 // Migrate applies pending migrations under a Postgres advisory lock, so api and worker
-// replicas starting together apply each migration once.
+// replicas starting together apply each migration once; then it seals the secrets still
+// stored in clear (see SealPlaintextTokens).
 func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
@@ -100,6 +119,11 @@ func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
 	results, err := p.Up(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrate up: %w", classify(err))
+	}
+	if s.secrets != nil {
+		if _, err := s.SealPlaintextTokens(ctx); err != nil {
+			return len(results), err
+		}
 	}
 	return len(results), nil
 }
@@ -130,10 +154,14 @@ func classify(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "23505": // unique_violation
+		switch {
+		case pgErr.Code == "23505": // unique_violation
 			return fmt.Errorf("%w: %s", store.ErrConflict, pgErr.ConstraintName)
-		case "57P01", "57P02", "57P03", "53300": // shutdown, crash, cannot connect now, too many connections
+		// Data exceptions (NUL or invalid UTF-8 in text, malformed uuid, out of range),
+		// check violations and too-large index rows: the value, not the database, is wrong.
+		case strings.HasPrefix(pgErr.Code, "22"), pgErr.Code == "23514", pgErr.Code == "54000":
+			return fmt.Errorf("%w: %w", store.ErrInvalidInput, err)
+		case slices.Contains([]string{"57P01", "57P02", "57P03", "53300"}, pgErr.Code): // shutdown, crash, cannot connect now, too many connections
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 		return err
