@@ -69,11 +69,13 @@ func run(m *testing.M) (int, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	dbName := fmt.Sprintf("ota_it_%d", time.Now().UnixNano())
-	if err := adminSQL(ctx, "CREATE DATABASE "+dbName); err != nil {
-		return 0, err
+	// scripts/test.sh makes the database and starts the project's broker, whose
+	// authentication plugin reads device credentials from that same database.
+	dbName := os.Getenv("OTA_IT_DATABASE")
+	if dbName == "" || os.Getenv("OTA_MQTT_PASSWORD") == "" || os.Getenv("OTA_CHIRPSTACK_MQTT_PASSWORD") == "" {
+		return 0, fmt.Errorf("OTA_IT_DATABASE, OTA_MQTT_* and OTA_CHIRPSTACK_MQTT_* name the test database and the project's " +
+			"broker: run `make test` (scripts/test.sh)")
 	}
-	defer func() { _ = adminSQL(context.Background(), "DROP DATABASE IF EXISTS "+dbName+" WITH (FORCE)") }()
 
 	port, err := freePort()
 	if err != nil {
@@ -114,6 +116,7 @@ func run(m *testing.M) (int, error) {
 		return 0, fmt.Errorf("api did not start")
 	}
 	chirp = chirpstacksim.New(chirpstacksim.Options{APIToken: chirpToken, BrokerURL: cfg.MQTT.Broker,
+		MQTTUsername: os.Getenv("OTA_CHIRPSTACK_MQTT_USERNAME"), MQTTPassword: os.Getenv("OTA_CHIRPSTACK_MQTT_PASSWORD"),
 		StepInterval: 100 * time.Millisecond, TimeoutScale: 0.05})
 	if err := chirp.Start("127.0.0.1:0"); err != nil {
 		return 0, fmt.Errorf("chirpstack: %w", err)
@@ -262,6 +265,12 @@ func (c client) mustDo(status int, method, path string, body any) map[string]any
 type tenant struct {
 	client
 	ID string
+	// creds holds each device's broker credentials, shown once when it was registered.
+	creds map[string]deviceCredentials
+}
+
+type deviceCredentials struct {
+	Username, Password, ClientID string
 }
 
 func newTenant(t *testing.T) tenant {
@@ -270,7 +279,8 @@ func newTenant(t *testing.T) tenant {
 	body := admin.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/tenants",
 		map[string]any{"name": fmt.Sprintf("%s-%d", t.Name(), time.Now().UnixNano())})
 	tn := body["tenant"].(map[string]any)
-	return tenant{client: client{t: t, key: body["api_key"].(string)}, ID: tn["id"].(string)}
+	return tenant{client: client{t: t, key: body["api_key"].(string)}, ID: tn["id"].(string),
+		creds: map[string]deviceCredentials{}}
 }
 
 func (tn tenant) uploadFirmware(version, model string, image []byte) map[string]any {
@@ -296,11 +306,34 @@ func (tn tenant) uploadFirmware(version, model string, image []byte) map[string]
 func (tn tenant) createDevices(specs []devicesim.DeviceSpec) {
 	tn.t.Helper()
 	for _, s := range specs {
-		tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
+		body := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
 			"id": s.ID, "hardware_model": s.HardwareModel, "firmware_version": s.FirmwareVersion,
 			"labels": map[string]string{"simulated": "true"},
 		})
+		tn.keepCredentials(body)
 	}
+}
+
+// keepCredentials records the credentials a registration answer shows once.
+func (tn tenant) keepCredentials(body map[string]any) {
+	tn.t.Helper()
+	c, ok := body["credentials"].(map[string]any)
+	require.Truef(tn.t, ok, "no credentials in %v", body)
+	tn.creds[c["device_id"].(string)] = deviceCredentials{Username: c["username"].(string),
+		Password: c["password"].(string), ClientID: c["client_id"].(string)}
+}
+
+// withCredentials fills in each device's own broker credentials.
+func (tn tenant) withCredentials(specs []devicesim.DeviceSpec) []devicesim.DeviceSpec {
+	tn.t.Helper()
+	out := make([]devicesim.DeviceSpec, len(specs))
+	for i, s := range specs {
+		c, ok := tn.creds[s.ID]
+		require.Truef(tn.t, ok, "device %s was not registered by this test", s.ID)
+		s.Username, s.Password = c.Username, c.Password
+		out[i] = s
+	}
+	return out
 }
 
 // startFleet runs simulated devices for the tenant and waits until the control plane
@@ -315,7 +348,7 @@ func (tn tenant) startFleetWith(specs []devicesim.DeviceSpec, stepDelay time.Dur
 	f, err := devicesim.NewFleet(devicesim.Config{
 		BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID, HeartbeatInterval: 2 * time.Second,
 		StepDelay: stepDelay, ProgressReports: true,
-	}, specs)
+	}, tn.withCredentials(specs))
 	require.NoError(tn.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

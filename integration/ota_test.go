@@ -3,25 +3,20 @@ package integration
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/otaplane/ota/pkg/otaflow"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
-	"github.com/otaplane/ota/proto/topic"
 	"github.com/otaplane/ota/simulator/devicesim"
 )
 
-// commandSpy records every command the control plane publishes for one tenant.
+// commandSpy shows the commands each simulated device received, with their QoS.
 type commandSpy struct {
-	mu   sync.Mutex
-	seen map[string][]seenCommand
+	sim *devicesim.Fleet
 }
 
 type seenCommand struct {
@@ -29,38 +24,14 @@ type seenCommand struct {
 	Cmd *devicev1.Command
 }
 
-func spyCommands(t *testing.T, tenantID string) *commandSpy {
-	t.Helper()
-	spy := &commandSpy{seen: map[string][]seenCommand{}}
-	opts := mqtt.NewClientOptions().AddBroker(cfg.MQTT.Broker).
-		SetClientID(fmt.Sprintf("it-spy-%d", time.Now().UnixNano())).SetCleanSession(true)
-	c := mqtt.NewClient(opts)
-	tok := c.Connect()
-	require.True(t, tok.WaitTimeout(10*time.Second))
-	require.NoError(t, tok.Error())
-	tok = c.Subscribe(topic.TenantDevices(tenantID, topic.KindCommands), 1, func(_ mqtt.Client, m mqtt.Message) {
-		_, device, _, err := topic.Parse(m.Topic())
-		if err != nil {
-			return
-		}
-		var cmd devicev1.Command
-		if proto.Unmarshal(m.Payload(), &cmd) != nil {
-			return
-		}
-		spy.mu.Lock()
-		spy.seen[device] = append(spy.seen[device], seenCommand{QoS: m.Qos(), Cmd: &cmd})
-		spy.mu.Unlock()
-	})
-	require.True(t, tok.WaitTimeout(10*time.Second))
-	require.NoError(t, tok.Error())
-	t.Cleanup(func() { c.Disconnect(100) })
-	return spy
-}
+func spyOn(sim *devicesim.Fleet) commandSpy { return commandSpy{sim: sim} }
 
-func (s *commandSpy) commands(device string) []seenCommand {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]seenCommand(nil), s.seen[device]...)
+func (s commandSpy) commands(device string) []seenCommand {
+	var out []seenCommand
+	for _, r := range s.sim.Received(device) {
+		out = append(out, seenCommand{QoS: r.QoS, Cmd: r.Command})
+	}
+	return out
 }
 
 func statusCounts(body map[string]any) map[string]float64 {
@@ -98,8 +69,8 @@ func TestCampaignUpdatesEveryDevice(t *testing.T) {
 	tn := newTenant(t)
 	fleet := specs("dev", 5, "board-a", "1.0.0")
 	tn.createDevices(fleet)
-	spy := spyCommands(t, tn.ID)
 	sim := tn.startFleet(fleet)
+	spy := spyOn(sim)
 	fw := tn.uploadFirmware("1.1.0", "board-a", image(4000))
 
 	camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns",
@@ -156,8 +127,8 @@ func TestFailingDevicesRollBackOrTimeOut(t *testing.T) {
 	fleet[2].Behavior = devicesim.BehaviorSilent
 	fleet[3].Behavior = devicesim.BehaviorBadChecksum
 	tn.createDevices(fleet)
-	spy := spyCommands(t, tn.ID)
 	sim := tn.startFleet(fleet)
+	spy := spyOn(sim)
 	fw := tn.uploadFirmware("2.1.0", "board-b", image(1000))
 
 	camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns",

@@ -32,19 +32,23 @@ func TestThroughputProbe(t *testing.T) {
 	fleet := specs("probe", n, "board-probe", "1.0.0")
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
-	for _, s := range fleet {
+	bodies := make([]map[string]any, len(fleet))
+	for i, s := range fleet {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
+			bodies[i] = tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
 				"id": s.ID, "hardware_model": s.HardwareModel, "firmware_version": s.FirmwareVersion})
 		}()
 	}
 	wg.Wait()
+	for _, b := range bodies {
+		tn.keepCredentials(b)
+	}
 	f, err := devicesim.NewFleet(devicesim.Config{BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID,
-		HeartbeatInterval: 20 * time.Second}, fleet)
+		HeartbeatInterval: 20 * time.Second}, tn.withCredentials(fleet))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

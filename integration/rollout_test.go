@@ -56,8 +56,7 @@ func TestFailingCanaryAbortsTheRest(t *testing.T) {
 	fleet[0].Behavior = devicesim.BehaviorInstallFailure
 	fleet[1].Behavior = devicesim.BehaviorInstallFailure
 	tn.createDevices(fleet)
-	spy := spyCommands(t, tn.ID)
-	tn.startFleet(fleet)
+	spy := spyOn(tn.startFleet(fleet))
 	fw := tn.uploadFirmware("1.1.0", "board-s", image(100))
 	id := tn.createCampaign(map[string]any{"name": "staged", "firmware_id": fw["id"], "device_ids": ids(fleet),
 		"rollout": map[string]any{
@@ -127,8 +126,7 @@ func TestCancelMidWave(t *testing.T) {
 		fleet[i].Behavior = devicesim.BehaviorSilent // runs stay in flight until canceled
 	}
 	tn.createDevices(fleet)
-	spy := spyCommands(t, tn.ID)
-	tn.startFleet(fleet)
+	spy := spyOn(tn.startFleet(fleet))
 	fw := tn.uploadFirmware("1.1.0", "board-x", image(100))
 	id := tn.createCampaign(map[string]any{"name": "cancel me", "firmware_id": fw["id"], "device_ids": ids(fleet),
 		"rollout": map[string]any{"max_in_flight": 2, "step_timeout": "10m", "in_progress_timeout": "20m"}})
@@ -179,9 +177,9 @@ func TestContinuousCampaignPicksUpLateDevice(t *testing.T) {
 	tn := newTenant(t)
 	fleet := specs("cont", 2, "board-c2", "1.0.0")
 	for _, s := range fleet {
-		tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
+		tn.keepCredentials(tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
 			"id": s.ID, "hardware_model": s.HardwareModel, "firmware_version": s.FirmwareVersion,
-			"labels": map[string]string{"region": "eu"}})
+			"labels": map[string]string{"region": "eu"}}))
 	}
 	tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
 		"id": "cont-us", "hardware_model": "board-c2", "firmware_version": "1.0.0", "labels": map[string]string{"region": "us"}})
@@ -194,10 +192,10 @@ func TestContinuousCampaignPicksUpLateDevice(t *testing.T) {
 	assert.Equal(t, "RUNNING", tn.status(id)["state"], "a continuous campaign stays open")
 
 	late := devicesim.DeviceSpec{ID: "cont-late", HardwareModel: "board-c2", FirmwareVersion: "1.0.0", BatteryPercent: 80}
-	tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
+	tn.keepCredentials(tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/devices", map[string]any{
 		"id": late.ID, "hardware_model": late.HardwareModel, "firmware_version": late.FirmwareVersion,
-		"labels": map[string]string{"region": "eu"}})
-	require.NoError(t, sim.AddDevice(late))
+		"labels": map[string]string{"region": "eu"}}))
+	require.NoError(t, sim.AddDevice(tn.withCredentials([]devicesim.DeviceSpec{late})[0]))
 	require.Eventually(t, func() bool {
 		d, _ := sim.Device(late.ID)
 		return d.FirmwareVersion == "1.1.0"

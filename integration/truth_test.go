@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,12 +193,13 @@ func TestWorkerReplicaLostForGood(t *testing.T) {
 	}
 }
 
-// rawClient is an MQTT client that publishes whatever a test wants, as anyone on the
-// broker could.
-func rawClient(t *testing.T) mqtt.Client {
+// deviceClient connects with a registered device's own credentials and publishes
+// whatever a test wants: a device that lies, or one whose credentials were stolen.
+func deviceClient(t *testing.T, tn tenant, deviceID string) mqtt.Client {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cfg.MQTT.Broker).
-		SetClientID(fmt.Sprintf("it-raw-%d", time.Now().UnixNano())).SetCleanSession(true))
+	cred := tn.creds[deviceID]
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(cfg.MQTT.Broker).SetClientID(cred.ClientID).
+		SetUsername(cred.Username).SetPassword(cred.Password).SetCleanSession(true))
 	tok := c.Connect()
 	require.True(t, tok.WaitTimeout(10*time.Second))
 	require.NoError(t, tok.Error())
@@ -234,17 +236,28 @@ func (tn tenant) waitRun(deviceID string, within time.Duration) map[string]any {
 	return st
 }
 
-// TestHeartbeatClaimCannotEndAnUpdate: a heartbeat anyone can publish names the target
-// version; the update still needs the device's own answer, which never comes.
+// TestHeartbeatClaimCannotEndAnUpdate: a device's heartbeats claim the target version
+// (a lying device, or one whose credentials were stolen); the update still needs the
+// device's answer to its command, which never comes.
 func TestHeartbeatClaimCannotEndAnUpdate(t *testing.T) {
 	tn := newTenant(t)
-	dev := devicesim.DeviceSpec{ID: "claimed", HardwareModel: "board-f", FirmwareVersion: "1.0.0", BatteryPercent: 90,
-		Behavior: devicesim.BehaviorSilent}
+	dev := devicesim.DeviceSpec{ID: "claimed", HardwareModel: "board-f", FirmwareVersion: "1.0.0", BatteryPercent: 90}
 	tn.createDevices([]devicesim.DeviceSpec{dev})
-	sim := tn.startFleet([]devicesim.DeviceSpec{dev})
 	fw := tn.uploadFirmware("1.1.0", "board-f", image(100))
 
-	forger := rawClient(t)
+	forger := deviceClient(t, tn, dev.ID)
+	var mu sync.Mutex
+	kinds := map[devicev1.CommandType]int{}
+	tok := forger.Subscribe(topic.Commands(tn.ID, dev.ID), 1, func(_ mqtt.Client, m mqtt.Message) {
+		var cmd devicev1.Command
+		if proto.Unmarshal(m.Payload(), &cmd) == nil {
+			mu.Lock()
+			kinds[cmd.GetType()]++
+			mu.Unlock()
+		}
+	})
+	require.True(t, tok.WaitTimeout(10*time.Second))
+	require.NoError(t, tok.Error())
 	claim, err := proto.Marshal(&devicev1.Heartbeat{FirmwareVersion: "1.1.0", BatteryPercent: 90})
 	require.NoError(t, err)
 	stop := make(chan struct{})
@@ -271,27 +284,26 @@ func TestHeartbeatClaimCannotEndAnUpdate(t *testing.T) {
 	assert.Equal(t, "TIMED_OUT", st["state"], "%v", st)
 	rec := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+dev.ID, nil)
 	assert.Equal(t, "1.0.0", rec["firmware_version"], "the record still says what the device runs")
-	tn.assertTruth(sim, []string{dev.ID})
-	kinds := map[devicev1.CommandType]int{}
-	for _, c := range sim.Commands(dev.ID) {
-		kinds[c.GetType()]++
-	}
+	mu.Lock()
+	defer mu.Unlock()
 	assert.Equal(t, 1, kinds[devicev1.CommandType_COMMAND_TYPE_UPDATE], "%v", kinds)
 	assert.GreaterOrEqual(t, kinds[devicev1.CommandType_COMMAND_TYPE_STATUS_REQUEST], 1, "asked before timing out: %v", kinds)
 }
 
-// TestPoisonMessagesBlockNoOne floods the broker with messages no device may send — a
-// tenant that is not a tenant id, a version with a NUL byte, reports whose command id
-// names no run — while other devices heartbeat and update.
+// TestPoisonMessagesBlockNoOne: a device floods its own topics with what no device may
+// send — a version with a NUL byte, reports whose command id names no run, bytes that
+// are no message — and tries topics not its own, while other devices heartbeat and update.
 func TestPoisonMessagesBlockNoOne(t *testing.T) {
 	tn := newTenant(t)
 	fleet := specs("clean", 3, "board-p", "1.0.0")
 	tn.createDevices(append(fleet, devicesim.DeviceSpec{ID: "poisoned", HardwareModel: "board-p", FirmwareVersion: "1.0.0"}))
+	other := newTenant(t)
+	other.createDevices([]devicesim.DeviceSpec{{ID: "clean-001", HardwareModel: "board-p", FirmwareVersion: "1.0.0"}})
 	sim := tn.startFleet(fleet)
 	fw := tn.uploadFirmware("1.1.0", "board-p", image(100))
 
 	seenBefore := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+fleet[0].ID, nil)["last_seen_at"].(string)
-	poisoner := rawClient(t)
+	poisoner := deviceClient(t, tn, "poisoned")
 	stop := make(chan struct{})
 	flooded := make(chan struct{})
 	go func() {
@@ -304,9 +316,11 @@ func TestPoisonMessagesBlockNoOne(t *testing.T) {
 			}
 			hb, _ := proto.Marshal(&devicev1.Heartbeat{FirmwareVersion: "1.0.0"})
 			bad, _ := proto.Marshal(&devicev1.Heartbeat{FirmwareVersion: "1.0\x00.0"})
+			// Not its own: the broker drops these (a sibling, another tenant, no tenant).
+			poisoner.Publish(topic.Heartbeat(tn.ID, fleet[0].ID), 0, false, bad)
+			poisoner.Publish(topic.Heartbeat(other.ID, "clean-001"), 0, false, hb)
 			poisoner.Publish("acme/devices/x/heartbeat", 0, false, hb)
 			poisoner.Publish(topic.Heartbeat(tn.ID, "poisoned"), 0, false, bad)
-			poisoner.Publish(topic.Heartbeat(tn.ID, "bad id"), 0, false, hb)
 			for _, cmdID := range []string{"not-a-uuid:1", "garbage", fmt.Sprintf("0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c%04d:1", i%10000)} {
 				rep, _ := proto.Marshal(&devicev1.Report{CommandId: cmdID, Status: devicev1.ReportStatus_REPORT_STATUS_INSTALLED})
 				poisoner.Publish(topic.Reports(tn.ID, "poisoned"), 1, false, rep)
@@ -327,6 +341,8 @@ func TestPoisonMessagesBlockNoOne(t *testing.T) {
 	tn.assertTruth(sim, ids(fleet))
 	poisoned := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/poisoned", nil)
 	assert.Nil(t, poisoned["last_seen_at"], "a heartbeat with a NUL in its version is never recorded")
+	victim := other.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/clean-001", nil)
+	assert.Nil(t, victim["last_seen_at"], "another tenant's device never appears online from someone else's heartbeat")
 }
 
 // TestSoakAndLostReports: SUCCEEDED means healthy on the new image for the whole soak;

@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# make run: the whole system on this machine with built-in defaults — PostgreSQL,
-# Mosquitto, the Cadence dev server (SQLite under .run/), the API, a worker and a
-# simulated fleet of 5 devices — then prints the commands to roll out an update.
+# make run: the whole system on this machine — PostgreSQL, the project's Mosquitto (every
+# device with its own identity), the Cadence dev server (SQLite under .run/), the API, a
+# worker and a simulated fleet of 5 devices — then prints the commands to roll out an
+# update. Secrets are random, made on first use and kept in .run/secrets.env.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 RUN=.run
 mkdir -p "$RUN"
 API=${OTA_HTTP_LISTEN:-127.0.0.1:8080}
-ADMIN_KEY=${OTA_AUTH_ADMIN_KEY:-ota-dev-admin-key}
 DEVICES=${DEVICES:-5}
+BROKER_DIR=$RUN/broker
+BROKER_PORT=${OTA_BROKER_PORT:-1884}
+DSN="host=127.0.0.1 port=5432 user=postgres dbname=ota sslmode=disable"
+
+# Random secrets of this checkout, not built-in ones: they persist because the database
+# keeps what they protect.
+if [ ! -f "$RUN/secrets.env" ]; then
+  rnd() { head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32; }
+  (umask 077; printf 'OTA_AUTH_ADMIN_KEY=%s\nOTA_FIRMWARE_URL_SIGNING_KEY=%s\nOTA_SECRETS_ENCRYPTION_KEY=%s\n' \
+    "$(rnd)" "$(rnd)" "$(rnd)" >"$RUN/secrets.env")
+fi
+set -a; . "$RUN/secrets.env"; set +a
+ADMIN_KEY=$OTA_AUTH_ADMIN_KEY
 
 pids=()
 started_cadence=
@@ -18,10 +31,15 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   [ -n "$started_cadence" ] && scripts/cadence-devserver.sh stop || true
+  scripts/broker.sh stop "$BROKER_DIR" || true
 }
 trap cleanup EXIT INT TERM
 
 scripts/services.sh ota
+OTA_DATABASE_DSN="$DSN" bin/ota-api migrate >"$RUN/migrate.log" 2>&1 || { cat "$RUN/migrate.log"; exit 1; }
+scripts/broker.sh start "$BROKER_DIR" "$BROKER_PORT" "$DSN"
+set -a; eval "$(scripts/broker.sh env "$BROKER_DIR")"; set +a
+export OTA_MQTT_DEVICE_BROKER=$OTA_MQTT_BROKER
 started_cadence=
 if ! scripts/cadence-devserver.sh status >/dev/null 2>&1; then
   scripts/cadence-devserver.sh start sqlite
@@ -67,6 +85,7 @@ The OTA control plane is running:
   API        http://$API   (logs: $RUN/api.log)
   worker     $RUN/worker.log
   Cadence    gRPC 127.0.0.1:7114   (logs: $RUN/cadence-devserver.log)
+  broker     $OTA_MQTT_BROKER: no anonymous client, each device with its own credentials ($BROKER_DIR/mosquitto.log)
   devices    $DEVICES simulated devices sim-0001… on sim-board-v1, firmware 1.0.0 ($RUN/devsim.log)
 
 Your tenant's API key and a firmware id are in $RUN/demo.env. Try:

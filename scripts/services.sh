@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Mosquitto run on this machine: installs the Debian packages
-# when missing, starts them when stopped, waits until they accept connections.
+# Makes sure PostgreSQL runs on this machine: installs the Debian package when missing,
+# starts it when stopped, waits until it accepts connections. The project runs its own
+# Mosquitto (scripts/broker.sh), never the machine's.
 set -euo pipefail
 
-PG_HOST=127.0.0.1 PG_PORT=5432 MQTT_PORT=1883
+PG_HOST=127.0.0.1 PG_PORT=5432
 
 log() { printf '[services] %s\n' "$*" >&2; }
 
@@ -53,22 +54,6 @@ ensure_database() {
   fi
 }
 
-ensure_mosquitto() {
-  if port_open $MQTT_PORT; then return 0; fi
-  if ! command -v mosquitto >/dev/null; then
-    apt_install mosquitto
-    # The package may start its own service.
-    sleep 1
-    if port_open $MQTT_PORT; then return 0; fi
-  fi
-  log "starting Mosquitto"
-  local conf=/etc/mosquitto/mosquitto.conf
-  [ -f "$conf" ] || conf=
-  if [ -n "$conf" ]; then mosquitto -d -c "$conf"; else mosquitto -d -p $MQTT_PORT; fi
-  wait_port $MQTT_PORT Mosquitto
-}
-
 ensure_postgres
 for db in "$@"; do ensure_database "$db"; done
-ensure_mosquitto
-log "PostgreSQL on $PG_HOST:$PG_PORT and Mosquitto on 127.0.0.1:$MQTT_PORT are up"
+log "PostgreSQL on $PG_HOST:$PG_PORT is up"

@@ -69,7 +69,8 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wf := workflows.New(conn, cfg.Cadence)
 	svc := app.New(st, wf, cfg)
-	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), cfg, reg, log)
+	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg),
+		cfg, reg, log)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", router)

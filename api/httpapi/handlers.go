@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
 	"github.com/otaplane/ota/pkg/model"
@@ -74,13 +75,22 @@ func (s *Server) createDevice(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	d, err := s.svc.CreateDevice(c.Request.Context(), mustTenant(c), model.Device{ID: req.ID, HardwareModel: req.HardwareModel,
+	t := mustTenant(c)
+	d, err := s.svc.CreateDevice(c.Request.Context(), t, model.Device{ID: req.ID, HardwareModel: req.HardwareModel,
 		FirmwareVersion: req.FirmwareVersion, Labels: req.Labels, Transport: model.Transport(req.Transport)})
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, d)
+	out := createdDevice{Device: d}
+	issued, err := s.creds.IssueNew(c.Request.Context(), t, []string{d.ID})
+	if err != nil {
+		s.log.Warn("device created without credentials", zap.String("device_id", d.ID), zap.Error(err))
+		out.CredentialsError = &errorBody{Code: "credentials_not_issued", Message: err.Error()}
+	} else {
+		out.Credentials = &issued[0]
+	}
+	c.JSON(http.StatusCreated, out)
 }
 
 func (s *Server) listDevices(c *gin.Context) {

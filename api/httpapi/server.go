@@ -32,6 +32,7 @@ type Server struct {
 	svc     app.Service
 	fleet   app.FleetService
 	lorawan app.LoRaWANService
+	creds   app.CredentialService
 	cfg     *config.Config
 	links   *firmwarelink.Signer
 	log     *zap.Logger
@@ -40,10 +41,10 @@ type Server struct {
 }
 
 // New builds the router.
-func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, cfg *config.Config, reg prometheus.Registerer,
-	log *zap.Logger) http.Handler {
+func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, creds app.CredentialService,
+	cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
+	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
 	return s.router()
 }
@@ -91,6 +92,7 @@ func (s *Server) router() *gin.Engine {
 	t.GET("/ota/campaigns/:id/devices", s.campaignDevices)
 	s.registerFleetRoutes(t)
 	s.registerLoRaWANRoutes(t)
+	s.registerCredentialRoutes(t)
 	return r
 }
 

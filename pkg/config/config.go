@@ -109,17 +109,10 @@ type MQTT struct {
 	// PersistentSession keeps the worker's session (and its queued QoS 1 reports) on the
 	// broker while the worker restarts; it needs a stable client_id.
 	PersistentSession bool `mapstructure:"persistent_session"`
-	// AdminUsername/AdminPassword administer the broker's dynamic security plugin: the
-	// workers create and remove device credentials with it. Empty: the broker is not
-	// managed (no per-device identities).
-	AdminUsername string `mapstructure:"admin_username"`
-	AdminPassword string `mapstructure:"admin_password"`
-	// ChirpStackUsername/ChirpStackPassword: the identity ChirpStack's MQTT integration
-	// publishes with; workers make sure it exists. Empty: not managed.
-	ChirpStackUsername string `mapstructure:"chirpstack_username"`
-	ChirpStackPassword string `mapstructure:"chirpstack_password"`
 	// DeviceBroker is the broker URL devices are told with their credentials.
 	DeviceBroker string `mapstructure:"device_broker"`
+	// RotationGrace is how long a rotated device's previous credentials keep working.
+	RotationGrace time.Duration `mapstructure:"rotation_grace"`
 }
 
 // OTA holds the per-device update policy the API puts into every workflow it starts.
@@ -219,19 +212,15 @@ func setDefaults(v *viper.Viper) {
 		"firmware.url_signing_key": DevSigningKey,
 		"firmware.url_ttl":         "24h",
 
-		"mqtt.broker":              "tcp://127.0.0.1:1883",
-		"mqtt.client_id":           "",
-		"mqtt.username":            "",
-		"mqtt.password":            "",
-		"mqtt.connect_timeout":     "10s",
-		"mqtt.publish_timeout":     "10s",
-		"mqtt.shared_group":        "ota-workers",
-		"mqtt.persistent_session":  true,
-		"mqtt.admin_username":      "",
-		"mqtt.admin_password":      "",
-		"mqtt.chirpstack_username": "",
-		"mqtt.chirpstack_password": "",
-		"mqtt.device_broker":       "",
+		"mqtt.broker":             "tcp://127.0.0.1:1883",
+		"mqtt.client_id":          "",
+		"mqtt.username":           "",
+		"mqtt.password":           "",
+		"mqtt.connect_timeout":    "10s",
+		"mqtt.publish_timeout":    "10s",
+		"mqtt.shared_group":       "ota-workers",
+		"mqtt.persistent_session": true,
+		"mqtt.device_broker":      "",
 
 		"secrets.encryption_key": DevEncryptionKey,
 
@@ -533,34 +522,21 @@ func (c *Config) ValidateWorker() error {
 	if c.MQTT.PersistentSession && c.MQTT.ClientID != "" && strings.ContainsAny(c.MQTT.ClientID, "/+#") {
 		return keyErr("mqtt.client_id", "must not contain '/', '+' or '#'")
 	}
-	if err := c.MQTT.validateIdentities(); err != nil {
+	if err := c.MQTT.validateIdentity(); err != nil {
 		return err
 	}
 	return c.refuseDevSecrets("worker.metrics_listen", w.MetricsListen)
 }
 
-// validateIdentities: a managed broker needs the worker's own credential, and every
-// identity named needs its password.
-func (m MQTT) validateIdentities() error {
-	if m.AdminUsername == "" {
-		return nil
-	}
-	for _, kv := range []struct{ key, user, pass string }{
-		{"mqtt.admin_password", m.AdminUsername, m.AdminPassword},
-		{"mqtt.password", m.Username, m.Password},
-		{"mqtt.chirpstack_password", m.ChirpStackUsername, m.ChirpStackPassword},
-	} {
-		if kv.key == "mqtt.password" && kv.user == "" {
-			return keyErr("mqtt.username", "must be set when the broker is managed (mqtt.admin_username)")
-		}
-		if kv.user != "" && len(kv.pass) < 12 {
-			return keyErr(kv.key, "must be at least 12 characters")
-		}
-	}
-	for _, kv := range [][2]string{{"mqtt.username", m.Username}, {"mqtt.chirpstack_username", m.ChirpStackUsername}} {
-		if strings.ContainsAny(kv[1], "/+#:") {
-			return keyErr(kv[0], "must not contain '/', '+', '#' or ':'")
-		}
+// validateIdentity: the broker authenticates every client, workers included.
+func (m MQTT) validateIdentity() error {
+	switch {
+	case m.Username == "":
+		return keyErr("mqtt.username", "must be set: the broker admits no anonymous client")
+	case strings.ContainsAny(m.Username, "/+#:"):
+		return keyErr("mqtt.username", "must not contain '/', '+', '#' or ':'")
+	case len(m.Password) < 16:
+		return keyErr("mqtt.password", "must be at least 16 characters")
 	}
 	return nil
 }
@@ -577,11 +553,13 @@ func (c *Config) refuseDevSecrets(listenKey, listen string) error {
 	if !c.UsesDevSecrets() || isLoopbackListen(listen) {
 		return nil
 	}
-	key := "auth.admin_key"
+	var key string
 	switch {
+	case c.Auth.AdminKey == DevAdminKey:
+		key = "auth.admin_key"
 	case c.Firmware.URLSigningKey == DevSigningKey:
 		key = "firmware.url_signing_key"
-	case c.Secrets.EncryptionKey == DevEncryptionKey:
+	default:
 		key = "secrets.encryption_key"
 	}
 	return keyErr(key, "the built-in development value is refused when %s (%s) is not a loopback address; "+

@@ -11,12 +11,41 @@ import (
 )
 
 func TestDefaultsAreValid(t *testing.T) {
+	// A worker's broker credential is a secret: it has no default.
+	t.Setenv("OTA_MQTT_USERNAME", "ota-worker")
+	t.Setenv("OTA_MQTT_PASSWORD", "a-worker-password-of-length")
 	cfg, err := Load("")
 	require.NoError(t, err)
 	require.NoError(t, cfg.ValidateAPI())
 	require.NoError(t, cfg.ValidateWorker())
 	assert.Equal(t, "127.0.0.1:7114", cfg.Cadence.Address())
 	assert.True(t, cfg.UsesDevSecrets())
+}
+
+func TestWorkerNeedsBrokerCredentials(t *testing.T) {
+	t.Setenv("OTA_MQTT_USERNAME", "") // empty is unset
+	t.Setenv("OTA_MQTT_PASSWORD", "")
+	cfg, err := Load("")
+	require.NoError(t, err)
+	err = cfg.ValidateWorker()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "mqtt.username")
+}
+
+func TestDevSecretsRefusedBeyondLoopback(t *testing.T) {
+	t.Setenv("OTA_HTTP_LISTEN", "0.0.0.0:8080")
+	cfg, err := Load("")
+	require.NoError(t, err)
+	err = cfg.ValidateAPI()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "auth.admin_key")
+
+	t.Setenv("OTA_AUTH_ADMIN_KEY", "an-admin-key-of-our-own")
+	t.Setenv("OTA_FIRMWARE_URL_SIGNING_KEY", "a-signing-key-of-our-own")
+	t.Setenv("OTA_SECRETS_ENCRYPTION_KEY", "an-encryption-key-of-our-own")
+	cfg, err = Load("")
+	require.NoError(t, err)
+	require.NoError(t, cfg.ValidateAPI(), "secrets of its own may listen anywhere")
 }
 
 func TestOverrides(t *testing.T) {

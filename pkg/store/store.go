@@ -51,6 +51,14 @@ type Heartbeat struct {
 	UptimeSeconds int64
 }
 
+// NewCredential is one device's next broker credential: the hash of its password, and
+// how its username is made from the generation the store picks.
+type NewCredential struct {
+	DeviceID       string
+	PasswordSHA256 []byte
+	UsernameOf     func(generation int) string
+}
+
 // Store is everything the control plane persists.
 type Store interface {
 	FleetStore

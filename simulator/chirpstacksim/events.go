@@ -79,6 +79,8 @@ func newPublisher(opts Options, log *zap.Logger) (*publisher, error) {
 	mo := mqtt.NewClientOptions().
 		AddBroker(opts.BrokerURL).
 		SetClientID(opts.MQTTClientID).
+		SetUsername(opts.MQTTUsername).
+		SetPassword(opts.MQTTPassword).
 		SetCleanSession(true).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(10 * time.Second).

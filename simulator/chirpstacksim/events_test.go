@@ -3,6 +3,7 @@ package chirpstacksim
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ import (
 func subscribe(t *testing.T, topic string) <-chan []byte {
 	t.Helper()
 	ch := make(chan []byte, 16)
-	opts := mqtt.NewClientOptions().AddBroker(brokerURL()).SetClientID("cs-sim-test-" + randomEUI(t))
+	opts := mqtt.NewClientOptions().AddBroker(brokerURL()).SetClientID("cs-sim-test-" + randomEUI(t)).
+		SetUsername(os.Getenv("OTA_MQTT_USERNAME")).SetPassword(os.Getenv("OTA_MQTT_PASSWORD"))
 	client := mqtt.NewClient(opts)
 	tok := client.Connect()
 	require.True(t, tok.WaitTimeout(waitTimeout), "connect to %s", brokerURL())

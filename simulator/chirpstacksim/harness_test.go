@@ -26,12 +26,9 @@ const (
 
 // Event tests run against a real broker; OTA_TEST_BROKER overrides the local
 // Mosquitto.
-func brokerURL() string {
-	if u := os.Getenv("OTA_TEST_BROKER"); u != "" {
-		return u
-	}
-	return "tcp://127.0.0.1:1883"
-}
+// Tests publish through the project's broker (scripts/broker.sh, started by make test)
+// with ChirpStack's own credentials, and read with the worker fleet's, as in production.
+func brokerURL() string { return os.Getenv("OTA_MQTT_BROKER") }
 
 // bearer is how ChirpStack's Go examples pass an API key on every call.
 type bearer string
@@ -60,6 +57,10 @@ func startServer(t *testing.T, opts Options) *Server {
 	}
 	if opts.Logger == nil {
 		opts.Logger = zaptest.NewLogger(t)
+	}
+	if opts.BrokerURL != "" {
+		opts.MQTTUsername, opts.MQTTPassword = os.Getenv("OTA_CHIRPSTACK_MQTT_USERNAME"), os.Getenv("OTA_CHIRPSTACK_MQTT_PASSWORD")
+		require.NotEmpty(t, opts.MQTTPassword, "OTA_CHIRPSTACK_MQTT_PASSWORD names ChirpStack's broker credential: run make test")
 	}
 	srv := New(opts)
 	require.NoError(t, srv.Start("127.0.0.1:0"))

@@ -85,6 +85,10 @@ type Options struct {
 	// MQTTClientID defaults to "chirpstack-sim-" plus a random suffix so several
 	// servers can share one broker.
 	MQTTClientID string
+	// MQTTUsername and MQTTPassword are the integration's own broker credentials; only
+	// they may publish under application/#.
+	MQTTUsername string
+	MQTTPassword string
 	// MQTTQoS for event publishing; ChirpStack's default is 0.
 	MQTTQoS byte
 }

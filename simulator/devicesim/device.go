@@ -29,6 +29,10 @@ type DeviceSpec struct {
 	BatteryPercent int
 	// Behavior defaults to BehaviorNormal when zero.
 	Behavior Behavior
+	// Username and Password are the device's own broker credentials (empty: connect
+	// without, for a broker that allows it).
+	Username string
+	Password string
 }
 
 func (s DeviceSpec) validate() error {
@@ -75,6 +79,8 @@ type DeviceState struct {
 // while its command queue is non-empty.
 type device struct {
 	id        string
+	username  string
+	password  string
 	model     string
 	battery   int32
 	startedAt time.Time
@@ -89,10 +95,11 @@ type device struct {
 	received   int
 	duplicates int
 	lastCmdID  string
-	commands   []*devicev1.Command
+	commands   []Received
 	boots      uint32
 	// looping: a BehaviorBootLoop device rebooting on its new image.
 	looping bool
+	conn    *connection
 	// current is the latest update or rollback the device received: what a Status
 	// restates.
 	current commandState
@@ -166,6 +173,8 @@ func newDevice(spec DeviceSpec, now time.Time) *device {
 	}
 	return &device{
 		id:        spec.ID,
+		username:  spec.Username,
+		password:  spec.Password,
 		model:     spec.HardwareModel,
 		battery:   int32(spec.BatteryPercent),
 		startedAt: now,
@@ -208,14 +217,20 @@ func (d *device) snapshot() DeviceState {
 }
 
 // record notes a delivered command. Callers hold d.mu.
-func (d *device) record(cmd *devicev1.Command) {
+func (d *device) record(cmd *devicev1.Command, qos byte) {
 	d.received++
 	d.lastCmdID = cmd.GetCommandId()
 	if len(d.commands) == commandHistoryCap {
 		copy(d.commands, d.commands[1:])
 		d.commands = d.commands[:len(d.commands)-1]
 	}
-	d.commands = append(d.commands, cmd)
+	d.commands = append(d.commands, Received{Command: cmd, QoS: qos})
+}
+
+// Received is one command delivery and the QoS it came with.
+type Received struct {
+	Command *devicev1.Command
+	QoS     byte
 }
 
 // removeQueued drops a queued command by id. Callers hold d.mu.

@@ -1,6 +1,6 @@
 // Package devicesim simulates a fleet of IP devices speaking the OTA device protocol
-// (docs/device-protocol.md). All virtual devices of one tenant share a single MQTT
-// connection, so one process can run 10,000 of them.
+// (docs/device-protocol.md). Each virtual device has its own MQTT connection and
+// credentials, as a real one does; a process runs 10,000 of them.
 //
 // Typical use in a test:
 //
@@ -17,8 +17,6 @@ package devicesim
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,8 +49,6 @@ type Config struct {
 	BrokerURL string
 	// TenantID is the first segment of every topic.
 	TenantID string
-	// ClientID is the MQTT client id; defaults to "{tenant}-devsim-{random}".
-	ClientID string
 	// HeartbeatInterval is the period of each device's heartbeat; defaults to 10s.
 	// Every device sends one heartbeat immediately on Start, then the fleet's
 	// heartbeats are spread evenly over the interval.
@@ -82,11 +78,6 @@ func (c Config) withDefaults() (Config, error) {
 	case c.HeartbeatInterval < 0 || c.StepDelay < 0:
 		return c, errors.New("devicesim: negative heartbeat interval or step delay")
 	}
-	if c.ClientID == "" {
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		c.ClientID = c.TenantID + "-devsim-" + hex.EncodeToString(b[:])
-	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = defaultHeartbeatInterval
 	}
@@ -99,9 +90,8 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// Fleet runs the virtual devices of one tenant over one MQTT connection. It
-// subscribes to the commands of every device of the tenant and hands each command
-// to its device; commands for ids the fleet does not know are dropped.
+// Fleet runs the virtual devices of one tenant, each over its own MQTT connection,
+// subscribed to its own command topic.
 //
 // A Fleet is started once and stopped once. All methods are safe for concurrent use.
 type Fleet struct {
@@ -114,13 +104,9 @@ type Fleet struct {
 	wg     sync.WaitGroup
 	live   atomic.Bool // connected and heartbeating
 
-	subOnce   sync.Once
-	subResult chan error // outcome of the first subscription, read by Start
-
 	mu       sync.RWMutex
 	devices  map[string]*device
 	order    []*device // insertion order, for heartbeat scheduling
-	client   mqtt.Client
 	started  bool
 	stopping bool
 }
@@ -133,13 +119,12 @@ func NewFleet(cfg Config, devices []DeviceSpec) (*Fleet, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fleet{
-		cfg:       cfg,
-		log:       cfg.Logger.With(zap.String("tenant", cfg.TenantID)),
-		ctx:       ctx,
-		cancel:    cancel,
-		subResult: make(chan error, 1),
-		devices:   make(map[string]*device, len(devices)),
-		order:     make([]*device, 0, len(devices)),
+		cfg:     cfg,
+		log:     cfg.Logger.With(zap.String("tenant", cfg.TenantID)),
+		ctx:     ctx,
+		cancel:  cancel,
+		devices: make(map[string]*device, len(devices)),
+		order:   make([]*device, 0, len(devices)),
 	}
 	for _, spec := range devices {
 		if err := f.add(spec); err != nil {
@@ -150,9 +135,9 @@ func NewFleet(cfg Config, devices []DeviceSpec) (*Fleet, error) {
 	return f, nil
 }
 
-// Start connects to the broker, subscribes to the tenant's command topics and starts
-// heartbeats. ctx bounds only the connection and subscription; the fleet runs until
-// Stop. The connection reconnects automatically and resubscribes after each reconnect.
+// Start connects every device to the broker, each subscribing to its own command
+// topic, and starts heartbeats. ctx bounds only the connections; the fleet runs until
+// Stop. Each connection reconnects and resubscribes by itself.
 func (f *Fleet) Start(ctx context.Context) error {
 	f.mu.Lock()
 	if f.started || f.stopping {
@@ -160,68 +145,27 @@ func (f *Fleet) Start(ctx context.Context) error {
 		return errors.New("devicesim: fleet already started or stopped")
 	}
 	f.started = true
-	opts := mqtt.NewClientOptions().
-		AddBroker(f.cfg.BrokerURL).
-		SetClientID(f.cfg.ClientID).
-		SetCleanSession(true).
-		SetAutoReconnect(true).
-		SetMaxReconnectInterval(10 * time.Second).
-		SetConnectTimeout(connectTimeout).
-		SetOnConnectHandler(f.onConnect).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			f.log.Warn("mqtt connection lost", zap.Error(err))
-		})
-	f.client = mqtt.NewClient(opts)
 	f.mu.Unlock()
 
-	if err := waitToken(ctx, f.client.Connect()); err != nil {
-		f.client.Disconnect(0)
-		return fmt.Errorf("devicesim: connect to %s: %w", f.cfg.BrokerURL, err)
+	if err := f.dialAll(ctx, f.snapshotDevices()); err != nil {
+		f.disconnectAll()
+		return err
 	}
-	select {
-	case err := <-f.subResult:
-		if err != nil {
-			f.client.Disconnect(0)
-			return err
-		}
-	case <-ctx.Done():
-		f.client.Disconnect(0)
-		return fmt.Errorf("devicesim: subscribe: %w", ctx.Err())
-	}
-
 	f.live.Store(true)
 	if !f.spawn(f.heartbeatLoop) {
 		return errors.New("devicesim: fleet stopped while starting")
 	}
-	f.log.Info("device fleet started",
-		zap.String("broker", f.cfg.BrokerURL),
-		zap.String("client_id", f.cfg.ClientID),
-		zap.Int("devices", f.Len()))
+	f.log.Info("device fleet started", zap.String("broker", f.cfg.BrokerURL), zap.Int("devices", f.Len()))
 	return nil
 }
 
-// onConnect (re)subscribes after every connect: with a clean session the broker
-// forgets subscriptions when the connection drops. paho runs it on its own goroutine.
-func (f *Fleet) onConnect(c mqtt.Client) {
-	filter := topic.TenantDevices(f.cfg.TenantID, topic.KindCommands)
-	tok := c.Subscribe(filter, 1, f.onCommand)
-	var err error
-	if !tok.WaitTimeout(subscribeTimeout) {
-		err = fmt.Errorf("devicesim: subscribe %s: timed out after %v", filter, subscribeTimeout)
-	} else if tok.Error() != nil {
-		err = fmt.Errorf("devicesim: subscribe %s: %w", filter, tok.Error())
-	}
-	first := false
-	f.subOnce.Do(func() {
-		first = true
-		f.subResult <- err
-	})
-	if !first {
-		if err != nil {
-			f.log.Error("resubscribe after reconnect failed", zap.Error(err))
-		} else {
-			f.log.Info("reconnected and resubscribed", zap.String("filter", filter))
-			f.spawn(f.restateAfterConnect)
+func (f *Fleet) disconnectAll() {
+	for _, d := range f.snapshotDevices() {
+		d.mu.Lock()
+		c := d.mqttClient()
+		d.mu.Unlock()
+		if c != nil {
+			c.Disconnect(disconnectQuiesce)
 		}
 	}
 }
@@ -235,26 +179,30 @@ func (f *Fleet) Stop() {
 		return
 	}
 	f.stopping = true
-	client := f.client
 	f.mu.Unlock()
 
 	f.live.Store(false)
 	f.cancel()
-	if client != nil {
-		client.Disconnect(disconnectQuiesce)
-	}
+	f.disconnectAll()
 	f.wg.Wait()
 	f.log.Info("device fleet stopped")
 }
 
 // AddDevice adds a device; it may be called while the fleet runs, in which case the
-// device sends its first heartbeat at once. It fails if the id is already in use.
+// device connects and sends its first heartbeat at once. It fails if the id is already
+// in use.
 func (f *Fleet) AddDevice(spec DeviceSpec) error {
 	if err := f.add(spec); err != nil {
 		return err
 	}
 	if f.live.Load() {
-		f.heartbeat(f.lookup(spec.ID))
+		d := f.lookup(spec.ID)
+		ctx, cancel := context.WithTimeout(f.ctx, connectTimeout+subscribeTimeout)
+		defer cancel()
+		if err := f.dial(ctx, d); err != nil {
+			return err
+		}
+		f.heartbeat(d)
 	}
 	return nil
 }
@@ -314,8 +262,21 @@ func (f *Fleet) Commands(id string) []*devicev1.Command {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]*devicev1.Command, len(d.commands))
-	copy(out, d.commands)
+	for i, r := range d.commands {
+		out[i] = r.Command
+	}
 	return out
+}
+
+// Received returns the command deliveries of a device with their QoS, like Commands.
+func (f *Fleet) Received(id string) []Received {
+	d := f.lookup(id)
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]Received(nil), d.commands...)
 }
 
 // Len returns the number of devices.
@@ -353,15 +314,10 @@ func (f *Fleet) spawn(fn func()) bool {
 
 // onCommand runs on paho's router goroutine, which delivers messages in order; it
 // must not block, so it only records, deduplicates and queues the command.
-func (f *Fleet) onCommand(_ mqtt.Client, msg mqtt.Message) {
-	deviceID, ok := f.commandTarget(msg.Topic())
-	if !ok {
+func (f *Fleet) onCommand(d *device, msg mqtt.Message) {
+	deviceID := d.id
+	if msg.Topic() != topic.Commands(f.cfg.TenantID, d.id) {
 		f.log.Warn("ignoring message on unexpected topic", zap.String("topic", msg.Topic()))
-		return
-	}
-	d := f.lookup(deviceID)
-	if d == nil {
-		f.log.Debug("ignoring command for unknown device", zap.String("device", deviceID))
 		return
 	}
 	cmd := &devicev1.Command{}
@@ -376,7 +332,7 @@ func (f *Fleet) onCommand(_ mqtt.Client, msg mqtt.Message) {
 	if d.behavior == BehaviorOffline {
 		return
 	}
-	d.record(cmd)
+	d.record(cmd, msg.Qos())
 	id := cmd.GetCommandId()
 	switch {
 	case id == "":
@@ -436,7 +392,7 @@ func (f *Fleet) publishLocked(d *device, r *devicev1.Report) mqtt.Token {
 	if r.ReportedAtMs == 0 {
 		r.ReportedAtMs = now.UnixMilli()
 	}
-	if d.loses(r) {
+	if d.loses(r) || d.mqttClient() == nil {
 		return nil
 	}
 	payload, err := proto.Marshal(r)
@@ -444,13 +400,13 @@ func (f *Fleet) publishLocked(d *device, r *devicev1.Report) mqtt.Token {
 		f.log.Error("marshal report", zap.String("device", d.id), zap.Error(err))
 		return nil
 	}
-	return f.client.Publish(topic.Reports(f.cfg.TenantID, d.id), 1, false, payload)
+	return d.mqttClient().Publish(topic.Reports(f.cfg.TenantID, d.id), 1, false, payload)
 }
 
 // publishStatusLocked publishes the device's restatement; requestID names the status
 // request it answers ("" when unprompted). Callers hold d.mu.
 func (f *Fleet) publishStatusLocked(d *device, requestID string) mqtt.Token {
-	if d.mute() {
+	if d.mute() || d.mqttClient() == nil {
 		return nil
 	}
 	payload, err := proto.Marshal(d.statusLocked(requestID, time.Now()))
@@ -458,33 +414,19 @@ func (f *Fleet) publishStatusLocked(d *device, requestID string) mqtt.Token {
 		f.log.Error("marshal status", zap.String("device", d.id), zap.Error(err))
 		return nil
 	}
-	return f.client.Publish(topic.Status(f.cfg.TenantID, d.id), 1, false, payload)
+	return d.mqttClient().Publish(topic.Status(f.cfg.TenantID, d.id), 1, false, payload)
 }
 
-// restateAfterConnect has every device with an unfinished command, or one finished
-// lately, restate where it stands: the control plane may have missed its reports while
-// the connection was down.
-func (f *Fleet) restateAfterConnect() {
-	now := time.Now()
-	for _, d := range f.snapshotDevices() {
-		d.mu.Lock()
-		var tok mqtt.Token
-		if c := d.current; c.id != "" && (c.final == nil || now.Sub(c.finishedAt) < restateWindow) {
-			tok = f.publishStatusLocked(d, "")
-		}
-		d.mu.Unlock()
-		f.awaitAsync(d.id, tok)
+// restate has a device with an unfinished command, or one finished lately, say where it
+// stands: the control plane may have missed its reports while the connection was down.
+func (f *Fleet) restate(d *device) {
+	d.mu.Lock()
+	var tok mqtt.Token
+	if c := d.current; c.id != "" && (c.final == nil || time.Since(c.finishedAt) < restateWindow) {
+		tok = f.publishStatusLocked(d, "")
 	}
-}
-
-// commandTarget returns the device a command topic of this fleet's tenant names.
-func (f *Fleet) commandTarget(t string) (string, bool) {
-	rest, ok := strings.CutPrefix(t, f.cfg.TenantID+"/devices/")
-	if !ok {
-		return "", false
-	}
-	id, ok := strings.CutSuffix(rest, "/"+string(topic.KindCommands))
-	return id, ok && id != "" && !strings.Contains(id, "/")
+	d.mu.Unlock()
+	f.await(d.id, tok)
 }
 
 // await waits for a report's PUBACK and logs a failure; reports are not retried

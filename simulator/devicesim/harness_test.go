@@ -1,13 +1,14 @@
 package devicesim
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,14 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 )
-
-// Tests run against a real broker; OTA_TEST_BROKER overrides the local Mosquitto.
-func brokerURL() string {
-	if u := os.Getenv("OTA_TEST_BROKER"); u != "" {
-		return u
-	}
-	return "tcp://127.0.0.1:1883"
-}
 
 const (
 	testModel      = "sim-board-v1"
@@ -54,6 +47,11 @@ func uniqueTenant(t testing.TB) string {
 type firmwareServer struct {
 	*httptest.Server
 	images map[string][]byte
+
+	mu       sync.Mutex
+	flaky    bool // the first request answers 503, the second breaks halfway
+	requests int
+	ranges   []string
 }
 
 func newFirmwareServer(t testing.TB) *firmwareServer {
@@ -71,7 +69,26 @@ func newFirmwareServer(t testing.TB) *firmwareServer {
 			http.NotFound(w, r)
 			return
 		}
-		_, _ = w.Write(img)
+		fs.mu.Lock()
+		fs.ranges = append(fs.ranges, r.Header.Get("Range"))
+		fs.requests++
+		n, flaky := fs.requests, fs.flaky
+		fs.mu.Unlock()
+		switch {
+		case flaky && n == 1: // briefly unavailable
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		case flaky && n == 2: // the transfer breaks halfway
+			w.Header().Set("Content-Length", strconv.Itoa(len(img)))
+			_, _ = w.Write(img[:len(img)/2])
+			rc := http.NewResponseController(w)
+			_ = rc.Flush()
+			if conn, _, err := rc.Hijack(); err == nil {
+				_ = conn.Close()
+			}
+			return
+		}
+		http.ServeContent(w, r, "image.bin", time.Time{}, bytes.NewReader(img))
 	}))
 	t.Cleanup(fs.Close)
 	return fs
@@ -111,9 +128,12 @@ func newObserver(t testing.TB, tenant string) *observer {
 		heartbeats: map[string][]*devicev1.Heartbeat{},
 		statuses:   map[string][]*devicev1.Status{},
 	}
+	user, pass := observerCredentials()
 	opts := mqtt.NewClientOptions().
 		AddBroker(brokerURL()).
 		SetClientID(tenant + "-observer").
+		SetUsername(user).
+		SetPassword(pass).
 		SetCleanSession(true)
 	o.client = mqtt.NewClient(opts)
 	tok := o.client.Connect()
@@ -121,10 +141,11 @@ func newObserver(t testing.TB, tenant string) *observer {
 	require.NoError(t, tok.Error())
 	t.Cleanup(func() { o.client.Disconnect(100) })
 
+	// The worker's identity reads every tenant's devices; onMessage keeps this tenant's.
 	subs := map[string]byte{
-		topic.TenantDevices(tenant, topic.KindReports):   1,
-		topic.TenantDevices(tenant, topic.KindHeartbeat): 0,
-		topic.TenantDevices(tenant, topic.KindStatus):    1,
+		topic.AllDevices(topic.KindReports):   1,
+		topic.AllDevices(topic.KindHeartbeat): 0,
+		topic.AllDevices(topic.KindStatus):    1,
 	}
 	tok = o.client.SubscribeMultiple(subs, o.onMessage)
 	require.True(t, tok.WaitTimeout(startupTimeout), "observer subscribe timed out")
@@ -133,10 +154,9 @@ func newObserver(t testing.TB, tenant string) *observer {
 }
 
 func (o *observer) onMessage(_ mqtt.Client, msg mqtt.Message) {
-	_, deviceID, kind, err := topic.Parse(msg.Topic())
-	if err != nil {
-		o.t.Errorf("unexpected topic %q: %v", msg.Topic(), err)
-		return
+	tenant, deviceID, kind, err := topic.Parse(msg.Topic())
+	if err != nil || tenant != o.tenant {
+		return // another test's device
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -214,6 +234,11 @@ func (o *observer) heartbeatDevices() int {
 // intermediate ones) and returns every report of the device's for that command.
 func (o *observer) waitFinal(deviceID, commandID string) []*devicev1.Report {
 	o.t.Helper()
+	return o.waitFinalWithin(deviceID, commandID, waitTimeout)
+}
+
+func (o *observer) waitFinalWithin(deviceID, commandID string, within time.Duration) []*devicev1.Report {
+	o.t.Helper()
 	var got []*devicev1.Report
 	require.Eventuallyf(o.t, func() bool {
 		got = got[:0]
@@ -228,7 +253,7 @@ func (o *observer) waitFinal(deviceID, commandID string) []*devicev1.Report {
 			}
 		}
 		return done
-	}, waitTimeout, pollInterval, "no final report for %s/%s", deviceID, commandID)
+	}, within, pollInterval, "no final report for %s/%s", deviceID, commandID)
 	return got
 }
 
@@ -277,9 +302,10 @@ func newEnv(t testing.TB, cfg Config, devices ...DeviceSpec) *env {
 		cfg.HeartbeatInterval = testHeartbeat
 	}
 	e := &env{obs: newObserver(t, cfg.TenantID), fw: newFirmwareServer(t)}
-	fleet, err := NewFleet(cfg, devices)
+	fleet, err := NewFleet(cfg, withCredentials(t, cfg.TenantID, devices))
 	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout)
+	// Every device dials its own connection: a large fleet takes a while.
+	ctx, cancel := context.WithTimeout(context.Background(), startupTimeout+time.Duration(len(devices))*5*time.Millisecond)
 	defer cancel()
 	require.NoError(t, fleet.Start(ctx))
 	t.Cleanup(fleet.Stop)

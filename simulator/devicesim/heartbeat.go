@@ -79,14 +79,17 @@ func (f *Fleet) heartbeat(d *device) {
 		SentAtMs:        now.UnixMilli(),
 		BootCount:       d.boots,
 	}
+	client := d.mqttClient()
 	d.mu.Unlock()
-
+	if client == nil {
+		return
+	}
 	payload, err := proto.Marshal(hb)
 	if err != nil {
 		f.log.Error("marshal heartbeat", zap.String("device", d.id), zap.Error(err))
 		return
 	}
-	tok := f.client.Publish(topic.Heartbeat(f.cfg.TenantID, d.id), 0, false, payload)
+	tok := client.Publish(topic.Heartbeat(f.cfg.TenantID, d.id), 0, false, payload)
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"strings"
@@ -315,32 +317,90 @@ func (r *run) reject(code, msg string) {
 }
 
 // download fetches an image and returns its hex SHA-256 and length. The URL is
-// pre-signed, so no credentials are sent. corrupt simulates a damaged transfer.
+// pre-signed, so no credentials are sent. A transfer that breaks, or a server that is
+// briefly unavailable, is retried with backoff and resumed where it stopped (Range), as
+// a real device does over a flaky link; a refusal (4xx) is final. corrupt simulates a
+// damaged transfer.
 func (f *Fleet) download(ctx context.Context, url string, wantSize int64, corrupt bool) (string, int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return "", 0, fmt.Errorf("build request: %w", err)
-	}
-	resp, err := f.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return "", 0, fmt.Errorf("get image: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", 0, fmt.Errorf("get image: HTTP %s", resp.Status)
-	}
 	limit := int64(maxImageBytes)
 	if wantSize > 0 {
 		// One byte past the expected size is enough to detect an oversized image.
 		limit = wantSize + 1
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(resp.Body, limit))
-	if err != nil {
-		return "", n, fmt.Errorf("read image: %w", err)
+	var n int64
+	backoff := downloadFirstRetry
+	for attempt := 1; ; attempt++ {
+		got, err := f.fetch(ctx, url, n, limit-n, h)
+		n += got
+		if err == nil {
+			break
+		}
+		var refused *httpStatusError
+		if errors.As(err, &refused) && refused.code < 500 && refused.code != http.StatusTooManyRequests ||
+			attempt >= downloadAttempts || ctx.Err() != nil {
+			return "", n, err
+		}
+		f.log.Debug("download interrupted; retrying", zap.String("url", url), zap.Int64("bytes", n), zap.Error(err))
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", n, ctx.Err()
+		case <-t.C:
+		}
+		backoff *= 2
 	}
 	if corrupt {
 		h.Write([]byte{0xff})
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// Download retries: 1 s, 2 s, 4 s, 8 s, 16 s apart — half a minute of trying.
+const (
+	downloadAttempts   = 6
+	downloadFirstRetry = time.Second
+)
+
+type httpStatusError struct{ code int }
+
+func (e *httpStatusError) Error() string { return fmt.Sprintf("get image: HTTP %d", e.code) }
+
+// fetch reads the image from offset into h, at most max bytes, and returns how many it
+// read. A server that ignores the Range sends the whole image again: h starts over.
+func (f *Fleet) fetch(ctx context.Context, url string, offset, max int64, h hash.Hash) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, fmt.Errorf("build request: %w", err)
+	}
+	if offset > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+	}
+	resp, err := f.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("get image: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && offset > 0:
+	case resp.StatusCode == http.StatusOK:
+		if offset > 0 {
+			h.Reset()
+			return f.copyFrom(resp, h, max+offset, -offset)
+		}
+	default:
+		return 0, &httpStatusError{code: resp.StatusCode}
+	}
+	return f.copyFrom(resp, h, max, 0)
+}
+
+// copyFrom hashes up to max bytes of the body; base corrects the count when the
+// transfer restarted from zero.
+func (f *Fleet) copyFrom(resp *http.Response, h hash.Hash, max, base int64) (int64, error) {
+	n, err := io.Copy(h, io.LimitReader(resp.Body, max))
+	if err != nil {
+		return base + n, fmt.Errorf("read image: %w", err)
+	}
+	return base + n, nil
 }

@@ -1,6 +1,7 @@
 package devicesim
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -123,4 +124,23 @@ func TestLossyReportsStillAnswerStatusRequests(t *testing.T) {
 	assert.Equal(t, upd.GetCommandId(), st.GetCommandId())
 	assert.Equal(t, stInstalled, st.GetCommandStatus())
 	assert.Equal(t, "2.0.0", st.GetFirmwareVersion())
+}
+
+func TestDownloadRetriesAndResumes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{}, spec("d1", BehaviorNormal))
+	e.fw.mu.Lock()
+	e.fw.flaky = true
+	e.fw.mu.Unlock()
+	fw := e.fw.firmware("/fw/2.0.0.bin", "2.0.0")
+	upd := updateCmd(t, fw)
+	e.obs.send("d1", upd)
+	got := e.obs.waitFinalWithin("d1", upd.GetCommandId(), 30*time.Second)
+	require.Equal(t, stInstalled, got[len(got)-1].GetStatus(), "a flaky link does not fail the update")
+	assert.Equal(t, fw.GetSha256(), got[len(got)-1].GetImageSha256())
+	e.fw.mu.Lock()
+	defer e.fw.mu.Unlock()
+	require.Len(t, e.fw.ranges, 3)
+	assert.Equal(t, []string{"", ""}, e.fw.ranges[:2])
+	assert.Equal(t, fmt.Sprintf("bytes=%d-", len(e.fw.images["/fw/2.0.0.bin"])/2), e.fw.ranges[2], "resumed where it broke")
 }

@@ -97,7 +97,6 @@ func TestNewFleetValidation(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Contains(t, f.cfg.ClientID, "t1-devsim-", "default client id")
 			assert.Equal(t, defaultHeartbeatInterval, f.cfg.HeartbeatInterval)
 		})
 	}

@@ -98,17 +98,17 @@ func (e *env) up(ctx context.Context) error {
 		return stack.DropDatabase(dctx, e.appDB)
 	})
 
-	if err := e.startBroker(ctx); err != nil {
-		return err
-	}
-
-	// Every database connection of api and workers goes through the proxy, in every
-	// run, so the runs differ only in their fault.
+	// Every database connection of api, workers and the broker's authentication plugin
+	// goes through the proxy, in every run, so the runs differ only in their fault.
 	e.proxy, err = tcpproxy.Start("127.0.0.1:0", stack.PostgresAddr)
 	if err != nil {
 		return err
 	}
 	e.onDown("postgres proxy", e.proxy.Close)
+
+	if err := e.startBroker(ctx); err != nil {
+		return err
+	}
 
 	port, err := stack.FreePort()
 	if err != nil {
@@ -130,6 +130,8 @@ func (e *env) up(ctx context.Context) error {
 	for i := range e.fault.workers {
 		wenv := append(append([]string{}, common...),
 			"OTA_MQTT_BROKER="+e.broker.URL(),
+			"OTA_MQTT_USERNAME="+e.broker.Config.Auth.WorkerUsername,
+			"OTA_MQTT_PASSWORD="+e.broker.Config.Auth.WorkerPassword,
 			// Stable across a restart, so the restarted worker resumes its persistent session.
 			fmt.Sprintf("OTA_MQTT_CLIENT_ID=ota-chaos-%s-%s-worker-%d", e.cfg.Stamp, name, i+1),
 			// Chosen by the kernel; two workers on one machine cannot share the default.
@@ -176,8 +178,10 @@ func (e *env) startBroker(ctx context.Context) error {
 		return err
 	}
 	e.onDown("broker persistence", func() error { return os.RemoveAll(dir) })
+	auth := e.repo.NewBrokerAuth(e.appDB)
+	auth.DatabaseDSN = stack.DSNAt(e.proxy.Addr(), e.appDB)
 	b, err := stack.StartBroker(ctx, stack.BrokerConfig{Port: port, PersistenceDir: dir,
-		AutosaveInterval: brokerAutosave, Verbose: true}, e.logDir)
+		AutosaveInterval: brokerAutosave, Verbose: true, Auth: auth}, e.logDir)
 	if err != nil {
 		return err
 	}

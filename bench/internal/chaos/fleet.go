@@ -50,6 +50,11 @@ func (e *env) prepare(ctx context.Context) error {
 	if err := e.client.ImportDevices(ctx, devs); err != nil {
 		return fmt.Errorf("import devices: %w", err)
 	}
+	creds, err := e.client.IssueCredentials(ctx, e.ids)
+	if err != nil {
+		return err
+	}
+	specs = otaapi.WithCredentials(specs, creds)
 
 	fleet, err := devicesim.NewFleet(devicesim.Config{
 		BrokerURL: e.broker.URL(), TenantID: e.tenantID, HeartbeatInterval: heartbeatEvery, StepDelay: e.cfg.StepDelay, ProgressReports: true,

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/otaplane/ota/simulator/devicesim"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -170,6 +171,44 @@ func (c *Client) ImportDevices(ctx context.Context, ds []Device) error {
 		return fmt.Errorf("%w (%v)", ErrNoImport, err)
 	}
 	return err
+}
+
+// Credentials are a device's own broker credentials, shown once.
+type Credentials struct {
+	DeviceID string `json:"device_id"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// IssueCredentials gives imported devices their first broker credentials, at most 1,000
+// per request.
+func (c *Client) IssueCredentials(ctx context.Context, ids []string) ([]Credentials, error) {
+	var out []Credentials
+	for start := 0; start < len(ids); start += 1000 {
+		var page struct {
+			Credentials []Credentials `json:"credentials"`
+		}
+		if err := c.doJSON(ctx, http.MethodPost, "/api/v1/devices/credentials",
+			map[string]any{"device_ids": ids[start:min(start+1000, len(ids))]}, http.StatusCreated, &page); err != nil {
+			return nil, fmt.Errorf("issue credentials: %w", err)
+		}
+		out = append(out, page.Credentials...)
+	}
+	return out, nil
+}
+
+// WithCredentials fills in each device's credentials.
+func WithCredentials(specs []devicesim.DeviceSpec, creds []Credentials) []devicesim.DeviceSpec {
+	by := make(map[string]Credentials, len(creds))
+	for _, c := range creds {
+		by[c.DeviceID] = c
+	}
+	out := make([]devicesim.DeviceSpec, len(specs))
+	for i, s := range specs {
+		s.Username, s.Password = by[s.ID].Username, by[s.ID].Password
+		out[i] = s
+	}
+	return out
 }
 
 // CreateDevice creates one device.

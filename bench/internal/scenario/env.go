@@ -130,6 +130,8 @@ func (e *env) up(ctx context.Context) error {
 	for i := 1; i <= e.spec.Workers; i++ {
 		wenv := append(append([]string{}, common...),
 			fmt.Sprintf("OTA_MQTT_CLIENT_ID=ota-bench-%d-%s-worker-%d", os.Getpid(), e.opts.Stamp, i),
+			"OTA_MQTT_USERNAME="+e.broker.Config.Auth.WorkerUsername,
+			"OTA_MQTT_PASSWORD="+e.broker.Config.Auth.WorkerPassword,
 			"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0")
 		w, err := stack.StartProc(fmt.Sprintf("worker-%d", i), e.opts.Repo.Bin("ota-worker"), nil, wenv,
 			filepath.Join(e.logDir, fmt.Sprintf("worker-%d.log", i)))
@@ -174,7 +176,7 @@ func (e *env) startBroker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := stack.StartBroker(ctx, stack.BrokerConfig{Port: port}, e.logDir)
+	b, err := stack.StartBroker(ctx, stack.BrokerConfig{Port: port, Auth: e.opts.Repo.NewBrokerAuth(e.appDB)}, e.logDir)
 	if err != nil {
 		return err
 	}

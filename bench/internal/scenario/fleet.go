@@ -2,11 +2,8 @@ package scenario
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,7 +19,6 @@ const (
 	targetVersion  = "2.0.0"
 	loadVersion    = "3.0.0" // the second campaign's, under status load
 	importChunk    = 1000
-	createClients  = 16
 	listPage       = 1000
 	heartbeatEvery = 20 * time.Second
 	heartbeatWait  = 3 * time.Minute
@@ -88,7 +84,7 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 	ids := e.sets.all()
 	logf("%s: creating %d devices", name, len(ids))
 	t0 := time.Now()
-	method, err := e.createDevices(ctx, ids)
+	method, creds, err := e.createDevices(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("create devices: %w", err)
 	}
@@ -106,10 +102,9 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 	}
 	fleet, err := devicesim.NewFleet(devicesim.Config{
 		BrokerURL: e.mqttURL, TenantID: e.tenantID,
-		ClientID:          fmt.Sprintf("ota-bench-%d-%s-fleet", os.Getpid(), name),
 		HeartbeatInterval: heartbeatEvery, StepDelay: 0, ProgressReports: false,
 		HTTPClient: otaapi.NewHTTPClient(64), Logger: zap.NewNop(),
-	}, specs)
+	}, otaapi.WithCredentials(specs, creds))
 	if err != nil {
 		return err
 	}
@@ -124,58 +119,22 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 }
 
 // createDevices uses the bulk import when the API has it, else parallel single creates.
-func (e *env) createDevices(ctx context.Context, ids []string) (string, error) {
+func (e *env) createDevices(ctx context.Context, ids []string) (string, []otaapi.Credentials, error) {
 	devs := make([]otaapi.Device, len(ids))
 	for i, id := range ids {
 		devs[i] = otaapi.Device{ID: id, HardwareModel: hardwareModel, FirmwareVersion: fromVersion}
 	}
-	err := e.client.ImportDevices(ctx, devs[:min(importChunk, len(devs))])
-	switch {
-	case err == nil:
-		for start := importChunk; start < len(devs); start += importChunk {
-			if err := e.client.ImportDevices(ctx, devs[start:min(start+importChunk, len(devs))]); err != nil {
-				return "", err
-			}
-		}
-		return fmt.Sprintf("POST /devices/import, %d per request", importChunk), nil
-	case !errors.Is(err, otaapi.ErrNoImport):
-		return "", err
-	}
-	logf("%s: no bulk import (%v); creating one by one with %d clients", e.spec.Name(), err, createClients)
-	work := make(chan otaapi.Device)
-	errs := make(chan error, createClients)
-	var wg sync.WaitGroup
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for range createClients {
-		wg.Go(func() {
-			for d := range work {
-				if err := e.client.CreateDevice(cctx, d); err != nil {
-					errs <- fmt.Errorf("device %s: %w", d.ID, err)
-					cancel()
-					return
-				}
-			}
-		})
-	}
-feed:
-	for _, d := range devs {
-		select {
-		case work <- d:
-		case <-cctx.Done():
-			break feed
+	for start := 0; start < len(devs); start += importChunk {
+		if err := e.client.ImportDevices(ctx, devs[start:min(start+importChunk, len(devs))]); err != nil {
+			return "", nil, err
 		}
 	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return "", err
+	// Imported devices have no broker credentials yet: each gets its own.
+	creds, err := e.client.IssueCredentials(ctx, ids)
+	if err != nil {
+		return "", nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("POST /devices × %d clients (no import endpoint)", createClients), nil
+	return fmt.Sprintf("POST /devices/import, %d per request, then POST /devices/credentials", importChunk), creds, nil
 }
 
 // waitHeartbeats pages through the device list until every device has last_seen_at.

@@ -56,8 +56,10 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 		return fmt.Errorf("raw fan-out: %w", err)
 	}
 
+	// The baseline publishes commands and reads reports as the workers do, with their identity.
 	client := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(e.mqttURL).
 		SetClientID(fmt.Sprintf("ota-bench-%d-%s-raw", os.Getpid(), e.opts.Stamp)).
+		SetUsername(e.broker.Config.Auth.WorkerUsername).SetPassword(e.broker.Config.Auth.WorkerPassword).
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second).SetOrderMatters(false))
 	if tok := client.Connect(); !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
 		return fmt.Errorf("raw fan-out: connect to %s: %v", e.mqttURL, tok.Error())

@@ -2,6 +2,9 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,14 +28,49 @@ type BrokerConfig struct {
 	// Verbose adds notices, connections and disconnections to the log, for runs whose
 	// logs are read to explain a fault.
 	Verbose bool
+	// Auth is the control plane's authentication plugin: no anonymous client, each
+	// device with its own credentials from DatabaseDSN, the workers with theirs.
+	Auth BrokerAuth
+}
+
+// BrokerAuth configures the authentication plugin (bin/ota-mosquitto-auth.so).
+type BrokerAuth struct {
+	Plugin         string
+	DatabaseDSN    string
+	WorkerUsername string
+	WorkerPassword string
+}
+
+// NewBrokerAuth is the plugin built by `scripts/broker.sh build`, reading devices from
+// the app database, with a random worker credential.
+func (r Repo) NewBrokerAuth(appDB string) BrokerAuth {
+	return BrokerAuth{Plugin: r.path("bin", "ota-mosquitto-auth.so"), DatabaseDSN: DSN(appDB),
+		WorkerUsername: "ota-worker", WorkerPassword: randomSecret()}
+}
+
+// WorkerEnv is the environment a worker connects to the broker with.
+func (a BrokerAuth) WorkerEnv() []string {
+	return []string{"OTA_MQTT_USERNAME=" + a.WorkerUsername, "OTA_MQTT_PASSWORD=" + a.WorkerPassword}
 }
 
 // WriteBrokerConfig writes c as a mosquitto.conf at path. The listener is on loopback
 // only: the broker is the benchmark's, never the machine's.
 func WriteBrokerConfig(path string, c BrokerConfig) error {
+	if c.Auth.Plugin == "" {
+		return fmt.Errorf("mosquitto config: no authentication plugin: the broker admits no anonymous client")
+	}
+	sum := sha256.Sum256([]byte(c.Auth.WorkerPassword))
 	lines := []string{
+		"per_listener_settings false",
 		fmt.Sprintf("listener %d 127.0.0.1", c.Port),
-		"allow_anonymous true",
+		"allow_anonymous false",
+		"plugin " + c.Auth.Plugin,
+		"plugin_opt_database_dsn " + c.Auth.DatabaseDSN,
+		"plugin_opt_worker_username " + c.Auth.WorkerUsername,
+		"plugin_opt_worker_password_sha256 " + hex.EncodeToString(sum[:]),
+		// A worker takes this many unacknowledged reports at once.
+		"max_inflight_messages 100",
+		"max_queued_messages 10000",
 	}
 	if c.PersistenceDir != "" {
 		secs := max(1, int(c.AutosaveInterval.Round(time.Second)/time.Second))
@@ -132,4 +170,10 @@ func (b *Broker) Stop(grace time.Duration) error { return b.proc.Stop(grace) }
 
 func (b *Broker) waitListening(ctx context.Context) error {
 	return WaitTCP(ctx, b.addr(), 10*time.Second, b.proc.Alive)
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -10,20 +10,23 @@ import (
 )
 
 func TestWriteBrokerConfig(t *testing.T) {
+	auth := BrokerAuth{Plugin: "/p/auth.so", DatabaseDSN: "dbname=x", WorkerUsername: "w", WorkerPassword: "secret"}
 	for _, tc := range []struct {
 		name    string
 		cfg     BrokerConfig
 		want    []string
 		notWant []string
 	}{
-		{name: "in memory", cfg: BrokerConfig{Port: 1999},
-			want:    []string{"listener 1999 127.0.0.1", "persistence false", "log_type error"},
-			notWant: []string{"persistence true", "autosave_interval", "connection_messages true"}},
-		{name: "persistent and verbose", cfg: BrokerConfig{Port: 2000, PersistenceDir: "/tmp/x", AutosaveInterval: 2 * time.Second, Verbose: true},
+		{name: "in memory", cfg: BrokerConfig{Port: 1999, Auth: auth},
+			want: []string{"listener 1999 127.0.0.1", "persistence false", "log_type error", "allow_anonymous false",
+				"plugin /p/auth.so", "plugin_opt_database_dsn dbname=x", "plugin_opt_worker_username w",
+				"plugin_opt_worker_password_sha256 2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"},
+			notWant: []string{"persistence true", "autosave_interval", "connection_messages true", "secret"}},
+		{name: "persistent and verbose", cfg: BrokerConfig{Port: 2000, PersistenceDir: "/tmp/x", AutosaveInterval: 2 * time.Second, Verbose: true, Auth: auth},
 			want: []string{"listener 2000 127.0.0.1", "persistence true", "persistence_location /tmp/x/", "autosave_interval 2",
 				"connection_messages true"},
 			notWant: []string{"persistence false"}},
-		{name: "autosave at least a second", cfg: BrokerConfig{Port: 2001, PersistenceDir: "/tmp/y/"},
+		{name: "autosave at least a second", cfg: BrokerConfig{Port: 2001, PersistenceDir: "/tmp/y/", Auth: auth},
 			want: []string{"persistence_location /tmp/y/", "autosave_interval 1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,5 +50,11 @@ func TestWriteBrokerConfig(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWriteBrokerConfigRefusesAnonymous(t *testing.T) {
+	if err := WriteBrokerConfig(filepath.Join(t.TempDir(), "m.conf"), BrokerConfig{Port: 1}); err == nil {
+		t.Fatal("a broker without the authentication plugin was configured")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,22 @@ func (a textArray) Value() (driver.Value, error) {
 		sb.WriteByte('"')
 		sb.WriteString(arrayElemEscaper.Replace(s))
 		sb.WriteByte('"')
+	}
+	sb.WriteByte('}')
+	return sb.String(), nil
+}
+
+// intArray binds a []int as one Postgres int[] parameter.
+type intArray []int
+
+func (a intArray) Value() (driver.Value, error) {
+	var sb strings.Builder
+	sb.WriteByte('{')
+	for i, n := range a {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(n))
 	}
 	sb.WriteByte('}')
 	return sb.String(), nil

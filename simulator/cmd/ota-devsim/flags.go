@@ -32,10 +32,10 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("ota-devsim", flag.ContinueOnError)
-	fs.StringVar(&o.broker, "broker", "tcp://127.0.0.1:1883", "MQTT broker URL")
-	fs.StringVar(&o.tenant, "tenant", "", "tenant id; looked up through the API when empty and --api-key is set")
+	fs.StringVar(&o.broker, "broker", "", "MQTT broker URL (default: the one the API names with the credentials)")
+	fs.StringVar(&o.tenant, "tenant", "", "tenant id; looked up through the API when empty")
 	fs.StringVar(&o.api, "api", "http://127.0.0.1:8080", "control plane API base URL")
-	fs.StringVar(&o.apiKey, "api-key", "", "API key for --register and the tenant lookup")
+	fs.StringVar(&o.apiKey, "api-key", "", "API key: devices get their broker credentials through the API")
 	fs.BoolVar(&o.register, "register", false, "register the devices through the API first (existing ones are kept)")
 	fs.IntVar(&o.count, "count", 5, "number of devices")
 	fs.StringVar(&o.prefix, "prefix", "sim-", "device id prefix; ids are {prefix}0001, {prefix}0002, ...")
@@ -53,10 +53,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	case o.count < 1:
 		return o, fmt.Errorf("--count must be at least 1")
-	case o.tenant == "" && o.apiKey == "":
-		return o, fmt.Errorf("--tenant or --api-key is required")
-	case o.register && o.apiKey == "":
-		return o, fmt.Errorf("--register needs --api-key")
+	case o.apiKey == "":
+		return o, fmt.Errorf("--api-key is required: each device gets its broker credentials through the API")
 	}
 	return o, nil
 }

@@ -18,9 +18,9 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			args: []string{"--tenant", "t1"},
+			args: []string{"--api-key", "k"},
 			want: func(t *testing.T, o options) {
-				assert.Equal(t, "tcp://127.0.0.1:1883", o.broker)
+				assert.Empty(t, o.broker, "the broker the API names")
 				assert.Equal(t, "http://127.0.0.1:8080", o.api)
 				assert.Equal(t, 5, o.count)
 				assert.Equal(t, "sim-", o.prefix)
@@ -42,10 +42,9 @@ func TestParseFlags(t *testing.T) {
 				assert.False(t, o.progress)
 			},
 		},
-		{name: "no tenant and no key", args: nil, wantErr: "--tenant or --api-key"},
-		{name: "register without key", args: []string{"--tenant", "t", "--register"}, wantErr: "--register needs --api-key"},
-		{name: "zero count", args: []string{"--tenant", "t", "--count", "0"}, wantErr: "--count"},
-		{name: "stray argument", args: []string{"--tenant", "t", "extra"}, wantErr: "unexpected arguments"},
+		{name: "no key", args: []string{"--tenant", "t", "--register"}, wantErr: "--api-key is required"},
+		{name: "zero count", args: []string{"--api-key", "k", "--count", "0"}, wantErr: "--count"},
+		{name: "stray argument", args: []string{"--api-key", "k", "extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,5 +1,6 @@
 // Command ota-devsim runs a fleet of simulated OTA devices for one tenant against an
-// MQTT broker, optionally registering them with the control plane first.
+// MQTT broker. Each device gets its own broker credentials from the control plane
+// (registering the device first with --register), as a real device is provisioned.
 package main
 
 import (
@@ -62,25 +63,30 @@ func run(ctx context.Context, opts options, log *zap.Logger) error {
 		}
 		log.Info("tenant from API key", zap.String("tenant", tenant))
 	}
-	if opts.register {
-		devices := make([]controlapi.Device, len(specs))
-		for i, s := range specs {
-			devices[i] = controlapi.Device{
-				ID:              s.ID,
-				HardwareModel:   s.HardwareModel,
-				FirmwareVersion: s.FirmwareVersion,
-				Labels:          map[string]string{"simulated": "true"},
-			}
-		}
-		created, err := api.RegisterAll(ctx, devices, registerWorkers)
-		if err != nil {
-			return err
-		}
-		log.Info("devices registered", zap.Int("created", created), zap.Int("existing", len(specs)-created))
+	devices := make([]controlapi.Device, len(specs))
+	for i, s := range specs {
+		devices[i] = controlapi.Device{ID: s.ID, HardwareModel: s.HardwareModel, FirmwareVersion: s.FirmwareVersion,
+			Labels: map[string]string{"simulated": "true"}}
 	}
-
+	// Every device connects with credentials of its own, which the API shows once.
+	creds, created, err := api.ProvisionAll(ctx, devices, opts.register, registerWorkers)
+	if err != nil {
+		return err
+	}
+	log.Info("devices provisioned", zap.Int("created", created), zap.Int("existing", len(specs)-created))
+	broker := opts.broker
+	for i := range specs {
+		c := creds[specs[i].ID]
+		specs[i].Username, specs[i].Password = c.Username, c.Password
+		if broker == "" {
+			broker = c.Broker
+		}
+	}
+	if broker == "" {
+		return fmt.Errorf("no broker: set --broker (the API names none: mqtt.device_broker is empty)")
+	}
 	fleet, err := devicesim.NewFleet(devicesim.Config{
-		BrokerURL:         opts.broker,
+		BrokerURL:         broker,
 		TenantID:          tenant,
 		HeartbeatInterval: opts.heartbeat,
 		StepDelay:         opts.stepDelay,

@@ -1,5 +1,6 @@
 // Package controlapi is the small part of the control plane's HTTP API the simulator
-// needs: finding the caller's tenant and registering simulated devices.
+// needs: finding the caller's tenant, registering simulated devices and getting each
+// its own broker credentials.
 package controlapi
 
 import (
@@ -62,31 +63,70 @@ func (c *Client) TenantID(ctx context.Context) (string, error) {
 	return tenant.ID, nil
 }
 
-// RegisterDevice creates a device. It reports created=false without error when the
-// device already exists (409), so re-running the simulator is harmless.
-func (c *Client) RegisterDevice(ctx context.Context, d Device) (created bool, err error) {
-	body, err := json.Marshal(d)
-	if err != nil {
-		return false, fmt.Errorf("register device %s: encode: %w", d.ID, err)
-	}
-	resp, err := c.do(ctx, http.MethodPost, "/api/v1/devices", body)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusCreated:
-		return true, nil
-	case http.StatusConflict:
-		return false, nil
-	default:
-		return false, statusError("register device "+d.ID, resp)
-	}
+// Credentials are a device's own broker credentials, as the API shows them once.
+type Credentials struct {
+	DeviceID string `json:"device_id"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	ClientID string `json:"client_id"`
+	Broker   string `json:"broker"`
 }
 
-// RegisterAll registers devices with up to workers requests in flight and returns
-// how many were newly created. It stops at the first error.
-func (c *Client) RegisterAll(ctx context.Context, devices []Device, workers int) (int, error) {
+// Provision gets a device its broker credentials: it registers the device (the answer
+// carries them) or, when the device exists already (409) or register is false, issues
+// the next generation of its credentials, retiring the previous one at once — the
+// simulator is the device, and it switches immediately.
+func (c *Client) Provision(ctx context.Context, d Device, register bool) (creds Credentials, created bool, err error) {
+	if register {
+		body, err := json.Marshal(d)
+		if err != nil {
+			return Credentials{}, false, fmt.Errorf("register device %s: encode: %w", d.ID, err)
+		}
+		resp, err := c.do(ctx, http.MethodPost, "/api/v1/devices", body)
+		if err != nil {
+			return Credentials{}, false, err
+		}
+		defer resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			var out struct {
+				Credentials *Credentials `json:"credentials"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				return Credentials{}, false, fmt.Errorf("register device %s: decode: %w", d.ID, err)
+			}
+			if out.Credentials != nil {
+				return *out.Credentials, true, nil
+			}
+			created = true
+		case http.StatusConflict:
+		default:
+			return Credentials{}, false, statusError("register device "+d.ID, resp)
+		}
+	}
+	creds, err = c.rotate(ctx, d.ID)
+	return creds, created, err
+}
+
+func (c *Client) rotate(ctx context.Context, deviceID string) (Credentials, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/api/v1/devices/"+deviceID+"/credentials", []byte(`{"retire_after":"0s"}`))
+	if err != nil {
+		return Credentials{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return Credentials{}, statusError("credentials of "+deviceID, resp)
+	}
+	var out Credentials
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return Credentials{}, fmt.Errorf("credentials of %s: decode: %w", deviceID, err)
+	}
+	return out, nil
+}
+
+// ProvisionAll provisions devices with up to workers requests in flight and returns
+// their credentials and how many were newly created. It stops at the first error.
+func (c *Client) ProvisionAll(ctx context.Context, devices []Device, register bool, workers int) (map[string]Credentials, int, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -95,16 +135,20 @@ func (c *Client) RegisterAll(ctx context.Context, devices []Device, workers int)
 		mu       sync.Mutex
 		created  int
 		firstErr error
+		creds    = make(map[string]Credentials, len(devices))
 	)
 	jobs := make(chan Device)
 	for range max(workers, 1) {
 		wg.Go(func() {
 			for d := range jobs {
-				ok, err := c.RegisterDevice(ctx, d)
+				cr, ok, err := c.Provision(ctx, d, register)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 					cancel()
+				}
+				if err == nil {
+					creds[d.ID] = cr
 				}
 				if ok {
 					created++
@@ -127,9 +171,9 @@ feed:
 	wg.Wait()
 	if firstErr == nil && stopped {
 		// Only the caller's context can have ended the feed without a request error.
-		firstErr = fmt.Errorf("register devices: %w", ctx.Err())
+		firstErr = fmt.Errorf("provision devices: %w", ctx.Err())
 	}
-	return created, firstErr
+	return creds, created, firstErr
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte) (*http.Response, error) {

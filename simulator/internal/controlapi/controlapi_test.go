@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -14,9 +16,10 @@ import (
 
 // fakeAPI answers like the control plane for one tenant and API key.
 type fakeAPI struct {
-	mu      sync.Mutex
-	devices map[string]Device
-	failID  string // registering this id answers 500
+	mu          sync.Mutex
+	devices     map[string]Device
+	generations map[string]int
+	failID      string // registering this id answers 500
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,14 +47,30 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.devices[d.ID] = d
+		f.generations[d.ID] = 1
 		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"` + d.ID + `","credentials":{"device_id":"` + d.ID + `","username":"tenant-1:` + d.ID +
+			`:1","password":"pw-1","client_id":"tenant-1:` + d.ID + `","broker":"tcp://broker:1883"}}`))
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/credentials"):
+		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/v1/devices/"), "/credentials")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, ok := f.devices[id]; !ok {
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+			return
+		}
+		f.generations[id]++
+		g := strconv.Itoa(f.generations[id])
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"device_id":"` + id + `","username":"tenant-1:` + id + `:` + g + `","password":"pw-` + g +
+			`","client_id":"tenant-1:` + id + `","broker":"tcp://broker:1883"}`))
 	default:
 		http.NotFound(w, r)
 	}
 }
 
 func newFake(t *testing.T) (*fakeAPI, *httptest.Server) {
-	f := &fakeAPI{devices: map[string]Device{}}
+	f := &fakeAPI{devices: map[string]Device{}, generations: map[string]int{}}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -81,7 +100,7 @@ func TestTenantID(t *testing.T) {
 	}
 }
 
-func TestRegisterDevice(t *testing.T) {
+func TestProvision(t *testing.T) {
 	fake, srv := newFake(t)
 	fake.failID = "bad"
 	c := New(srv.URL, "secret", nil)
@@ -90,39 +109,47 @@ func TestRegisterDevice(t *testing.T) {
 	tests := []struct {
 		name        string
 		device      Device
+		register    bool
 		wantCreated bool
+		wantUser    string
 		wantErr     string
 	}{
-		{name: "created", device: d, wantCreated: true},
-		{name: "already exists", device: d, wantCreated: false},
-		{name: "server error quotes body", device: Device{ID: "bad"}, wantErr: "boom"},
+		{name: "created with its credentials", device: d, register: true, wantCreated: true, wantUser: "tenant-1:sim-0001:1"},
+		{name: "already exists: the next generation", device: d, register: true, wantUser: "tenant-1:sim-0001:2"},
+		{name: "not registering: the next generation", device: d, wantUser: "tenant-1:sim-0001:3"},
+		{name: "unknown device", device: Device{ID: "nope"}, wantErr: "404"},
+		{name: "server error quotes body", device: Device{ID: "bad"}, register: true, wantErr: "boom"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			created, err := c.RegisterDevice(context.Background(), tt.device)
+			creds, created, err := c.Provision(context.Background(), tt.device, tt.register)
 			if tt.wantErr != "" {
 				assert.ErrorContains(t, err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.wantCreated, created)
+			assert.Equal(t, tt.wantUser, creds.Username)
+			assert.Equal(t, "tenant-1:sim-0001", creds.ClientID)
+			assert.NotEmpty(t, creds.Password)
 		})
 	}
 	assert.Equal(t, d, fake.devices["sim-0001"])
 }
 
-func TestRegisterAll(t *testing.T) {
+func TestProvisionAll(t *testing.T) {
 	fake, srv := newFake(t)
 	c := New(srv.URL, "secret", nil)
 	devices := []Device{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}}
 	fake.devices["b"] = Device{ID: "b"}
 
-	created, err := c.RegisterAll(context.Background(), devices, 3)
+	creds, created, err := c.ProvisionAll(context.Background(), devices, true, 3)
 	require.NoError(t, err)
 	assert.Equal(t, 3, created)
 	assert.Len(t, fake.devices, 4)
+	assert.Len(t, creds, 4, "every device has credentials, the existing one too")
 
 	fake.failID = "e"
-	_, err = c.RegisterAll(context.Background(), append(devices, Device{ID: "e"}), 2)
+	_, _, err = c.ProvisionAll(context.Background(), append(devices, Device{ID: "e"}), true, 2)
 	assert.ErrorContains(t, err, "register device e")
 }
