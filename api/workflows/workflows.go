@@ -92,7 +92,7 @@ func (c *Cadence) startDeviceRun(ctx context.Context, domain, deviceID, campaign
 		ID:                              wfID,
 		TaskList:                        c.cfg.TaskList,
 		ExecutionStartToCloseTimeout:    bound,
-		DecisionTaskStartToCloseTimeout: otaflow.DeviceRunDecisionTimeout,
+		DecisionTaskStartToCloseTimeout: otaflow.DecisionTimeout,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
 		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: campaignID},
 	}, workflowType, in)
@@ -135,7 +135,7 @@ func (c *Cadence) StartCampaign(ctx context.Context, domain string, in otaflow.C
 		TaskList: c.cfg.TaskList,
 		// Campaigns may wait on maintenance windows and approvals: a generous bound.
 		ExecutionStartToCloseTimeout:    365 * 24 * time.Hour,
-		DecisionTaskStartToCloseTimeout: 20 * time.Second,
+		DecisionTaskStartToCloseTimeout: otaflow.DecisionTimeout,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyRejectDuplicate,
 	}, otaflow.CampaignWorkflow, in)
 	var started *shared.WorkflowExecutionAlreadyStartedError

@@ -45,9 +45,9 @@ const (
 // refuse a second concurrent update for the same device.
 func DeviceWorkflowID(deviceID string) string { return "ota-device:" + deviceID }
 
-// DeviceRunDecisionTimeout bounds one decision task of a device run: a worker that dies
-// holding one (local activities included) hands the run to another within this.
-const DeviceRunDecisionTimeout = 10 * time.Second
+// DecisionTimeout bounds one decision task of a device run or a campaign: a worker that
+// dies holding one (local activities included) hands the run to another within this.
+const DecisionTimeout = 10 * time.Second
 
 // CampaignWorkflowID is the id of a campaign's orchestration run.
 func CampaignWorkflowID(campaignID string) string { return "ota-campaign:" + campaignID }

@@ -558,7 +558,7 @@ func (r *run) dispatch(ref otaflow.CampaignDeviceRef, wave int) {
 	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
 		WorkflowID:                   otaflow.DeviceWorkflowID(ref.DeviceID),
 		ExecutionStartToCloseTimeout: policy.RunTimeout(),
-		TaskStartToCloseTimeout:      otaflow.DeviceRunDecisionTimeout,
+		TaskStartToCloseTimeout:      otaflow.DecisionTimeout,
 		WorkflowIDReusePolicy:        client.WorkflowIDReusePolicyAllowDuplicate,
 		// A campaign that ends for any reason asks its device runs to cancel cleanly.
 		ParentClosePolicy:   client.ParentClosePolicyRequestCancel,
