@@ -187,7 +187,10 @@ func (r *ChaosResults) chaosMethod(w mdWriter) {
 		"PostgreSQL (docker-compose) a real outage would take both.\n")
 	w("- **The broker**: each run's own Mosquitto on a free loopback port with `persistence true`, a " +
 		"`persistence_location` in a new temporary directory and `autosave_interval 2` (docker-compose uses 60; " +
-		"shortened so a SIGKILL loses little), written by `stack.WriteBrokerConfig`. Workers and the simulated " +
+		"shortened so a SIGKILL loses little), written by `stack.WriteBrokerConfig`, with the control plane's " +
+		"authentication plugin: no anonymous client, each simulated device with its own credentials (issued through " +
+		"the API after the import), the workers with theirs; the plugin reads device credentials through the same " +
+		"proxy, so postgres-cut cuts it too. Workers and the simulated " +
 		"devices connect to it; the api is no MQTT client. broker-restart kills it with SIGKILL and starts it " +
 		"again on the same port and directory.\n")
 	w("- **Configuration**: product defaults throughout (status probe after 15 s of silence, a dead worker's "+
