@@ -251,8 +251,11 @@ type Command struct {
 	Firmware         *Firmware `protobuf:"bytes,5,opt,name=firmware,proto3" json:"firmware,omitempty"`
 	RollbackVersion  string    `protobuf:"bytes,6,opt,name=rollback_version,json=rollbackVersion,proto3" json:"rollback_version,omitempty"`
 	CancelsCommandId string    `protobuf:"bytes,7,opt,name=cancels_command_id,json=cancelsCommandId,proto3" json:"cancels_command_id,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// For UPDATE: what the control plane signed for this command and this device. A
+	// device installs only what a manifest it can verify names (docs/device-protocol.md).
+	Manifest      *SignedManifest `protobuf:"bytes,8,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Command) Reset() {
@@ -334,6 +337,229 @@ func (x *Command) GetCancelsCommandId() string {
 	return ""
 }
 
+func (x *Command) GetManifest() *SignedManifest {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+// Manifest is one UPDATE's signed instructions to one device. The device checks every
+// field against itself before it downloads anything, and the image against size_bytes
+// and sha256 before it installs.
+type Manifest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The command that carries it: a manifest moved into another command is refused.
+	CommandId     string `protobuf:"bytes,1,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	TenantId      string `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	DeviceId      string `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	FirmwareId    string `protobuf:"bytes,4,opt,name=firmware_id,json=firmwareId,proto3" json:"firmware_id,omitempty"`
+	Version       string `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	HardwareModel string `protobuf:"bytes,6,opt,name=hardware_model,json=hardwareModel,proto3" json:"hardware_model,omitempty"`
+	// Lower-case hex SHA-256 of the image.
+	Sha256    string `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	SizeBytes int64  `protobuf:"varint,8,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// Per tenant and hardware model, strictly increasing with each release; a device
+	// refuses one lower than the highest it installed unless rollback is set.
+	ReleaseCounter uint64 `protobuf:"varint,9,opt,name=release_counter,json=releaseCounter,proto3" json:"release_counter,omitempty"`
+	// Unix milliseconds; the device refuses the manifest afterwards. Never 0.
+	ExpiresAtMs int64 `protobuf:"varint,10,opt,name=expires_at_ms,json=expiresAtMs,proto3" json:"expires_at_ms,omitempty"`
+	// Set only for an update started with allow_downgrade: the device may install a lower
+	// version or release counter than it runs.
+	Rollback bool `protobuf:"varint,11,opt,name=rollback,proto3" json:"rollback,omitempty"`
+	// The release key that signed the image's release statement, and that signature
+	// (Ed25519 over the statement built from tenant_id, hardware_model, version,
+	// release_counter, size_bytes and sha256).
+	ReleaseKeyId     string `protobuf:"bytes,12,opt,name=release_key_id,json=releaseKeyId,proto3" json:"release_key_id,omitempty"`
+	ReleaseSignature []byte `protobuf:"bytes,13,opt,name=release_signature,json=releaseSignature,proto3" json:"release_signature,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Manifest) Reset() {
+	*x = Manifest{}
+	mi := &file_device_v1_device_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Manifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Manifest) ProtoMessage() {}
+
+func (x *Manifest) ProtoReflect() protoreflect.Message {
+	mi := &file_device_v1_device_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Manifest.ProtoReflect.Descriptor instead.
+func (*Manifest) Descriptor() ([]byte, []int) {
+	return file_device_v1_device_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Manifest) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *Manifest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *Manifest) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *Manifest) GetFirmwareId() string {
+	if x != nil {
+		return x.FirmwareId
+	}
+	return ""
+}
+
+func (x *Manifest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Manifest) GetHardwareModel() string {
+	if x != nil {
+		return x.HardwareModel
+	}
+	return ""
+}
+
+func (x *Manifest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *Manifest) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *Manifest) GetReleaseCounter() uint64 {
+	if x != nil {
+		return x.ReleaseCounter
+	}
+	return 0
+}
+
+func (x *Manifest) GetExpiresAtMs() int64 {
+	if x != nil {
+		return x.ExpiresAtMs
+	}
+	return 0
+}
+
+func (x *Manifest) GetRollback() bool {
+	if x != nil {
+		return x.Rollback
+	}
+	return false
+}
+
+func (x *Manifest) GetReleaseKeyId() string {
+	if x != nil {
+		return x.ReleaseKeyId
+	}
+	return ""
+}
+
+func (x *Manifest) GetReleaseSignature() []byte {
+	if x != nil {
+		return x.ReleaseSignature
+	}
+	return nil
+}
+
+// SignedManifest is a serialized Manifest and the Ed25519 signature of the tenant's
+// command key over "otaplane-manifest-v1\n" followed by those exact bytes. A device
+// checks the signature before it parses the bytes.
+type SignedManifest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manifest      []byte                 `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	KeyId         string                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedManifest) Reset() {
+	*x = SignedManifest{}
+	mi := &file_device_v1_device_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedManifest) ProtoMessage() {}
+
+func (x *SignedManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_device_v1_device_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedManifest.ProtoReflect.Descriptor instead.
+func (*SignedManifest) Descriptor() ([]byte, []int) {
+	return file_device_v1_device_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SignedManifest) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *SignedManifest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *SignedManifest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
 // Report is published by the device with QoS 1 on {tenant}/devices/{device}/reports.
 type Report struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -358,7 +584,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_device_v1_device_proto_msgTypes[2]
+	mi := &file_device_v1_device_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -370,7 +596,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_device_v1_device_proto_msgTypes[2]
+	mi := &file_device_v1_device_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -383,7 +609,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_device_v1_device_proto_rawDescGZIP(), []int{2}
+	return file_device_v1_device_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Report) GetCommandId() string {
@@ -478,7 +704,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_device_v1_device_proto_msgTypes[3]
+	mi := &file_device_v1_device_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +716,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_device_v1_device_proto_msgTypes[3]
+	mi := &file_device_v1_device_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +729,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_device_v1_device_proto_rawDescGZIP(), []int{3}
+	return file_device_v1_device_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Status) GetRequestId() string {
@@ -594,7 +820,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_device_v1_device_proto_msgTypes[4]
+	mi := &file_device_v1_device_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +832,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_device_v1_device_proto_msgTypes[4]
+	mi := &file_device_v1_device_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +845,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_device_v1_device_proto_rawDescGZIP(), []int{4}
+	return file_device_v1_device_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Heartbeat) GetFirmwareVersion() string {
@@ -675,7 +901,7 @@ const file_device_v1_device_proto_rawDesc = "" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
 	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x1d\n" +
 	"\n" +
-	"size_bytes\x18\x05 \x01(\x03R\tsizeBytes\"\xb6\x02\n" +
+	"size_bytes\x18\x05 \x01(\x03R\tsizeBytes\"\xf6\x02\n" +
 	"\aCommand\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x123\n" +
@@ -685,7 +911,30 @@ const file_device_v1_device_proto_rawDesc = "" +
 	"\rexpires_at_ms\x18\x04 \x01(\x03R\vexpiresAtMs\x128\n" +
 	"\bfirmware\x18\x05 \x01(\v2\x1c.otaplane.device.v1.FirmwareR\bfirmware\x12)\n" +
 	"\x10rollback_version\x18\x06 \x01(\tR\x0frollbackVersion\x12,\n" +
-	"\x12cancels_command_id\x18\a \x01(\tR\x10cancelsCommandId\"\xe3\x02\n" +
+	"\x12cancels_command_id\x18\a \x01(\tR\x10cancelsCommandId\x12>\n" +
+	"\bmanifest\x18\b \x01(\v2\".otaplane.device.v1.SignedManifestR\bmanifest\"\xb8\x03\n" +
+	"\bManifest\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x01 \x01(\tR\tcommandId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1b\n" +
+	"\tdevice_id\x18\x03 \x01(\tR\bdeviceId\x12\x1f\n" +
+	"\vfirmware_id\x18\x04 \x01(\tR\n" +
+	"firmwareId\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\tR\aversion\x12%\n" +
+	"\x0ehardware_model\x18\x06 \x01(\tR\rhardwareModel\x12\x16\n" +
+	"\x06sha256\x18\a \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\b \x01(\x03R\tsizeBytes\x12'\n" +
+	"\x0frelease_counter\x18\t \x01(\x04R\x0ereleaseCounter\x12\"\n" +
+	"\rexpires_at_ms\x18\n" +
+	" \x01(\x03R\vexpiresAtMs\x12\x1a\n" +
+	"\brollback\x18\v \x01(\bR\brollback\x12$\n" +
+	"\x0erelease_key_id\x18\f \x01(\tR\freleaseKeyId\x12+\n" +
+	"\x11release_signature\x18\r \x01(\fR\x10releaseSignature\"a\n" +
+	"\x0eSignedManifest\x12\x1a\n" +
+	"\bmanifest\x18\x01 \x01(\fR\bmanifest\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\"\xe3\x02\n" +
 	"\x06Report\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x01 \x01(\tR\tcommandId\x128\n" +
@@ -755,26 +1004,29 @@ func file_device_v1_device_proto_rawDescGZIP() []byte {
 }
 
 var file_device_v1_device_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_device_v1_device_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_device_v1_device_proto_goTypes = []any{
-	(CommandType)(0),  // 0: otaplane.device.v1.CommandType
-	(ReportStatus)(0), // 1: otaplane.device.v1.ReportStatus
-	(*Firmware)(nil),  // 2: otaplane.device.v1.Firmware
-	(*Command)(nil),   // 3: otaplane.device.v1.Command
-	(*Report)(nil),    // 4: otaplane.device.v1.Report
-	(*Status)(nil),    // 5: otaplane.device.v1.Status
-	(*Heartbeat)(nil), // 6: otaplane.device.v1.Heartbeat
+	(CommandType)(0),       // 0: otaplane.device.v1.CommandType
+	(ReportStatus)(0),      // 1: otaplane.device.v1.ReportStatus
+	(*Firmware)(nil),       // 2: otaplane.device.v1.Firmware
+	(*Command)(nil),        // 3: otaplane.device.v1.Command
+	(*Manifest)(nil),       // 4: otaplane.device.v1.Manifest
+	(*SignedManifest)(nil), // 5: otaplane.device.v1.SignedManifest
+	(*Report)(nil),         // 6: otaplane.device.v1.Report
+	(*Status)(nil),         // 7: otaplane.device.v1.Status
+	(*Heartbeat)(nil),      // 8: otaplane.device.v1.Heartbeat
 }
 var file_device_v1_device_proto_depIdxs = []int32{
 	0, // 0: otaplane.device.v1.Command.type:type_name -> otaplane.device.v1.CommandType
 	2, // 1: otaplane.device.v1.Command.firmware:type_name -> otaplane.device.v1.Firmware
-	1, // 2: otaplane.device.v1.Report.status:type_name -> otaplane.device.v1.ReportStatus
-	1, // 3: otaplane.device.v1.Status.command_status:type_name -> otaplane.device.v1.ReportStatus
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 2: otaplane.device.v1.Command.manifest:type_name -> otaplane.device.v1.SignedManifest
+	1, // 3: otaplane.device.v1.Report.status:type_name -> otaplane.device.v1.ReportStatus
+	1, // 4: otaplane.device.v1.Status.command_status:type_name -> otaplane.device.v1.ReportStatus
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_device_v1_device_proto_init() }
@@ -788,7 +1040,7 @@ func file_device_v1_device_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_device_v1_device_proto_rawDesc), len(file_device_v1_device_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
