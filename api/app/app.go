@@ -18,7 +18,9 @@ import (
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/signing"
 	"github.com/otaplane/ota/pkg/store"
+	"github.com/otaplane/ota/proto/manifest"
 )
 
 var (
@@ -74,6 +76,13 @@ type Service interface {
 	GetFirmware(ctx context.Context, t model.Tenant, id string) (model.Firmware, error)
 	ListFirmware(ctx context.Context, t model.Tenant, p store.Page) ([]model.Firmware, error)
 	OpenFirmware(ctx context.Context, tenantID, id string) (model.Firmware, io.ReadSeekCloser, error)
+	// OpenDeviceFirmware opens an image for the device a download link names: the
+	// device must exist in the tenant and be of the image's hardware model.
+	OpenDeviceFirmware(ctx context.Context, tenantID, deviceID, id string) (model.Firmware, io.ReadSeekCloser, error)
+
+	SigningKeys(ctx context.Context, t model.Tenant) ([]model.SigningKey, error)
+	AddSigningKey(ctx context.Context, t model.Tenant, req NewSigningKey) (model.SigningKey, error)
+	Trust(ctx context.Context, t model.Tenant) (manifest.TrustSet, error)
 
 	CreateCampaign(ctx context.Context, t model.Tenant, c NewCampaign) (model.Campaign, error)
 	GetCampaign(ctx context.Context, t model.Tenant, id string) (model.Campaign, error)
@@ -99,6 +108,10 @@ type FirmwareUpload struct {
 	HardwareModel string
 	Image         io.ReadSeeker
 	Size          int64
+	// ReleaseCounter and Signature (base64 Ed25519 over the release statement) are the
+	// form fields of an upload signed offline; empty when the control plane signs.
+	ReleaseCounter string
+	Signature      string
 }
 
 // NewCampaign is a campaign request: exactly one of DeviceIDs, GroupID, Selector.
@@ -172,6 +185,7 @@ type CampaignStatus struct {
 type service struct {
 	store     store.Store
 	workflows Workflows
+	keys      *signing.Keys
 	cfg       *config.Config
 	now       func() time.Time
 	statuses  *statusCache
@@ -180,9 +194,9 @@ type service struct {
 // statusTTL is how stale a campaign status may be; well under a dashboard's refresh.
 const statusTTL = 250 * time.Millisecond
 
-// New returns the Service.
-func New(st store.Store, wf Workflows, cfg *config.Config) Service {
-	return &service{store: st, workflows: wf, cfg: cfg, now: time.Now, statuses: newStatusCache(statusTTL)}
+// New returns the Service; keys holds the tenants' signing keys.
+func New(st store.Store, wf Workflows, keys *signing.Keys, cfg *config.Config) Service {
+	return &service{store: st, workflows: wf, keys: keys, cfg: cfg, now: time.Now, statuses: newStatusCache(statusTTL)}
 }
 
 func (s *service) Ready(ctx context.Context) map[string]error {
@@ -194,8 +208,9 @@ func hashKey(key string) []byte {
 	return h[:]
 }
 
-// CreateTenant stores the tenant and its first key and registers its Cadence domain, all
-// or nothing; the domain registration is idempotent, so a retry after a failure is safe.
+// CreateTenant stores the tenant, its first key and its managed signing keys and
+// registers its Cadence domain, all or nothing; the domain registration is idempotent, so
+// a retry after a failure is safe.
 func (s *service) CreateTenant(ctx context.Context, name string) (model.Tenant, string, error) {
 	if err := model.ValidateName("name", name); err != nil {
 		return model.Tenant{}, "", err
@@ -209,7 +224,11 @@ func (s *service) CreateTenant(ctx context.Context, name string) (model.Tenant, 
 	}
 	key := "ota_" + hex.EncodeToString(secret)
 	k := model.APIKey{ID: uuid.NewString(), TenantID: id, Prefix: key[:8], Hash: hashKey(key), CreatedAt: t.CreatedAt}
-	err := s.store.CreateTenant(ctx, t, k, func(ctx context.Context) error {
+	signingKeys, err := s.keys.NewTenantKeys(id)
+	if err != nil {
+		return model.Tenant{}, "", err
+	}
+	err = s.store.CreateTenant(ctx, t, k, signingKeys, func(ctx context.Context) error {
 		return s.workflows.RegisterDomain(ctx, t.CadenceDomain, "OTA tenant "+name)
 	})
 	if errors.Is(err, store.ErrConflict) {

@@ -13,6 +13,7 @@ import (
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/store"
+	"github.com/otaplane/ota/proto/manifest"
 )
 
 // maxCredentialBatch bounds one batch issue.
@@ -43,14 +44,21 @@ type CredentialService interface {
 	Revoke(ctx context.Context, t model.Tenant, deviceID string, deleteDevice bool) error
 }
 
+// TrustSource gives the trust set a provisioned device pins.
+type TrustSource interface {
+	Trust(ctx context.Context, tenantID string) (manifest.TrustSet, error)
+}
+
 type credentialService struct {
 	store CredentialStore
 	cfg   *config.Config
+	trust TrustSource
 }
 
-// NewCredentialService returns the CredentialService.
-func NewCredentialService(st CredentialStore, cfg *config.Config) CredentialService {
-	return &credentialService{store: st, cfg: cfg}
+// NewCredentialService returns the CredentialService; issued credentials carry the
+// tenant's trust set from trust.
+func NewCredentialService(st CredentialStore, cfg *config.Config, trust TrustSource) CredentialService {
+	return &credentialService{store: st, cfg: cfg, trust: trust}
 }
 
 func (s *credentialService) IssueNew(ctx context.Context, t model.Tenant, deviceIDs []string) ([]model.IssuedCredential, error) {
@@ -123,6 +131,11 @@ func (s *credentialService) Rotate(ctx context.Context, t model.Tenant, deviceID
 
 // issue makes a fresh password for each device and records only its hash.
 func (s *credentialService) issue(ctx context.Context, t model.Tenant, deviceIDs []string, retireAfter time.Duration) ([]model.IssuedCredential, error) {
+	// Before anything is stored: a password is shown once, with what the device pins.
+	trust, err := s.trust.Trust(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
 	passwords := make(map[string]string, len(deviceIDs))
 	issues := make([]store.NewCredential, len(deviceIDs))
 	for i, id := range deviceIDs {
@@ -143,7 +156,7 @@ func (s *credentialService) issue(ctx context.Context, t model.Tenant, deviceIDs
 	for i, c := range created {
 		out[i] = model.IssuedCredential{DeviceID: c.DeviceID, Generation: c.Generation, Username: c.Username,
 			Password: passwords[c.DeviceID], ClientID: brokeridentity.DeviceClientID(t.ID, c.DeviceID),
-			Broker: s.cfg.MQTT.DeviceBroker}
+			Broker: s.cfg.MQTT.DeviceBroker, Trust: &trust}
 	}
 	return out, nil
 }

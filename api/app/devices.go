@@ -158,7 +158,11 @@ func (s *service) UploadFirmware(ctx context.Context, t model.Tenant, up Firmwar
 	}
 	fw := model.Firmware{ID: uuid.NewString(), TenantID: t.ID, Version: up.Version, HardwareModel: up.HardwareModel,
 		SHA256: hex.EncodeToString(h.Sum(nil)), SizeBytes: n}
-	out, err := s.store.CreateFirmware(ctx, fw, up.Image)
+	release, err := s.releaseOf(ctx, fw, up)
+	if err != nil {
+		return model.Firmware{}, err
+	}
+	out, err := s.store.CreateFirmware(ctx, fw, up.Image, release)
 	if errors.Is(err, store.ErrConflict) {
 		return model.Firmware{}, model.Fieldf("version", "version %s for hardware model %s already exists (firmware is immutable)",
 			up.Version, up.HardwareModel)
@@ -187,6 +191,29 @@ func (s *service) OpenFirmware(ctx context.Context, tenantID, id string) (model.
 	fw, err := s.store.GetFirmware(ctx, tenantID, id)
 	if err != nil {
 		return model.Firmware{}, nil, err
+	}
+	r, err := s.store.OpenFirmware(ctx, fw)
+	return fw, r, err
+}
+
+func (s *service) OpenDeviceFirmware(ctx context.Context, tenantID, deviceID, id string) (model.Firmware, io.ReadSeekCloser, error) {
+	if !model.IsUUID(id) {
+		return model.Firmware{}, nil, fmt.Errorf("firmware %q: %w", id, store.ErrNotFound)
+	}
+	fw, err := s.store.GetFirmware(ctx, tenantID, id)
+	if err != nil {
+		return model.Firmware{}, nil, err
+	}
+	d, err := s.store.GetDevice(ctx, tenantID, deviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Firmware{}, nil, model.Fieldf("device", "device %q is no longer registered", deviceID)
+	}
+	if err != nil {
+		return model.Firmware{}, nil, err
+	}
+	if d.HardwareModel != fw.HardwareModel {
+		return model.Firmware{}, nil, model.Fieldf("device", "device %q is a %s, the image is for %s",
+			deviceID, d.HardwareModel, fw.HardwareModel)
 	}
 	r, err := s.store.OpenFirmware(ctx, fw)
 	return fw, r, err

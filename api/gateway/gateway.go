@@ -21,6 +21,7 @@ import (
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/secretbox"
+	"github.com/otaplane/ota/pkg/signing"
 	"github.com/otaplane/ota/pkg/store/postgres"
 )
 
@@ -68,8 +69,9 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	wf := workflows.New(conn, cfg.Cadence)
-	svc := app.New(st, wf, cfg)
-	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg),
+	keys := signing.New(st, secrets)
+	svc := app.New(st, wf, keys, cfg)
+	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg, keys),
 		cfg, reg, log)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

@@ -69,7 +69,7 @@ func newTestRouter(t *testing.T, st readStore) http.Handler {
 	require.NoError(t, err)
 	var wf noWorkflows
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: app.New(st, wf, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
+	s := &Server{svc: app.New(st, wf, nil, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
 		cfg: cfg, log: zap.NewNop(), keys: newKeyCache(time.Minute), metrics: newMetrics(prometheus.NewRegistry()),
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL)}
 	return s.router()
@@ -81,7 +81,8 @@ type badRequest struct {
 	path        string // under /api/v1
 	body        string
 	contentType string // default application/json
-	status      int    // default 400
+	rangeHeader string
+	status      int // default 400
 	field       string
 }
 
@@ -93,6 +94,9 @@ func serve(t *testing.T, h http.Handler, r badRequest) *httptest.ResponseRecorde
 		ct = "application/json"
 	}
 	req.Header.Set("Content-Type", ct)
+	if r.rangeHeader != "" {
+		req.Header.Set("Range", r.rangeHeader)
+	}
 	key := testKey
 	if r.path == "/tenants" {
 		key = config.DevAdminKey
@@ -214,6 +218,32 @@ func TestBadInputIsA4xxNamingTheField(t *testing.T) {
 			body: `{"id":"l1","dev_eui":"0102030405060708","app_key":"` + strings.Repeat("ab", 16) + `","device_profile_id":"` +
 				csProfile + `","hardware_model":"m","firmware_version":"1.0.0","labels":{"a":"\u0000"}}`, field: "labels.a"},
 		{name: "lorawan update name NUL", method: "PATCH", path: "/lorawan/devices/l1", body: `{"name":"n\u0000"}`, field: "name"},
+
+		// Signing keys.
+		{name: "key purpose", method: "POST", path: "/signing-keys", body: `{"purpose":"firmware"}`, field: "purpose"},
+		{name: "key not base64", method: "POST", path: "/signing-keys", body: `{"purpose":"release","public_key":"!!"}`,
+			field: "public_key"},
+		{name: "key too short", method: "POST", path: "/signing-keys", body: `{"purpose":"release","public_key":"AAAA"}`,
+			field: "public_key"},
+		{name: "offline command key", method: "POST", path: "/signing-keys",
+			body: `{"purpose":"command","public_key":"` + strings.Repeat("A", 43) + `="}`, field: "public_key"},
+		{name: "private key offered", method: "POST", path: "/signing-keys", body: `{"purpose":"release","private_key":"x"}`,
+			field: "private_key"},
+
+		// Device download links: refused before any read.
+		{name: "link without device", method: "GET", path: "/firmware/" + someUUID + "/image?tenant=" + csTenant +
+			"&expires=1700000000&sig=00", field: "device"},
+		{name: "link with two devices", method: "GET", path: "/firmware/" + someUUID + "/image?tenant=" + csTenant +
+			"&device=d1&device=d2&expires=1700000000&sig=00", field: "device"},
+		{name: "link expiry not a number", method: "GET", path: "/firmware/" + someUUID + "/image?tenant=" + csTenant +
+			"&device=d1&expires=soon&sig=00", field: "expires"},
+		{name: "link forged", method: "GET", path: "/firmware/" + someUUID + "/image?tenant=" + csTenant +
+			"&device=d1&expires=9999999999&sig=00", status: http.StatusForbidden, field: "sig"},
+		{name: "several ranges", method: "GET", path: "/firmware/" + someUUID + "/image?tenant=" + csTenant +
+			"&device=d1&expires=9999999999&sig=00", rangeHeader: "bytes=0-1,3-4,6-7",
+			status: http.StatusRequestedRangeNotSatisfiable, field: "Range"},
+		{name: "several ranges with a key", method: "GET", path: "/firmware/" + someUUID + "/download",
+			rangeHeader: "bytes=0-0,0-0", status: http.StatusRequestedRangeNotSatisfiable, field: "Range"},
 	}
 	h := newTestRouter(t, readStore{})
 	for _, tt := range tests {
@@ -232,6 +262,8 @@ func TestBadInputIsA4xxNamingTheField(t *testing.T) {
 			assert.NotEmpty(t, body.Error.Message)
 			if want == http.StatusBadRequest {
 				assert.Equal(t, "invalid_argument", body.Error.Code)
+			}
+			if want == http.StatusBadRequest || tt.field != "" {
 				assert.Equal(t, tt.field, body.Error.Field, "%s", w.Body)
 			}
 		})

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
@@ -146,7 +149,8 @@ func (s *Server) deviceHistory(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"device_id": c.Param("id"), "history": h})
 }
 
-// uploadFirmware takes multipart/form-data: file, version, hardware_model.
+// uploadFirmware takes multipart/form-data: file, version, hardware_model, and for a
+// tenant whose release key is offline release_counter and signature.
 func (s *Server) uploadFirmware(c *gin.Context) {
 	// Multipart overhead on top of the image itself.
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.HTTP.MaxFirmwareSize+1<<20)
@@ -176,6 +180,7 @@ func (s *Server) uploadFirmware(c *gin.Context) {
 	fw, err := s.svc.UploadFirmware(c.Request.Context(), mustTenant(c), app.FirmwareUpload{
 		Version: first(form.Value["version"]), HardwareModel: first(form.Value["hardware_model"]),
 		Image: up, Size: files[0].Size,
+		ReleaseCounter: first(form.Value["release_counter"]), Signature: first(form.Value["signature"]),
 	})
 	if err != nil {
 		s.fail(c, err)
@@ -222,27 +227,65 @@ func (s *Server) getFirmware(c *gin.Context) {
 }
 
 func (s *Server) downloadFirmware(c *gin.Context) {
-	s.serveImage(c, mustTenant(c).ID, c.Param("id"))
-}
-
-// firmwareImage serves a device's download; the signed link names the tenant.
-func (s *Server) firmwareImage(c *gin.Context) {
-	tenantID, err := s.links.Verify(c.Param("id"), c.Request.URL.Query(), time.Now())
-	if err != nil {
-		status := http.StatusForbidden
-		writeError(c, status, "forbidden", "download link invalid or expired: "+err.Error(), "sig")
+	if !singleRange(c) {
 		return
 	}
-	s.serveImage(c, tenantID, c.Param("id"))
-}
-
-// serveImage streams with Range support (resumable downloads) and the sha256 as ETag.
-func (s *Server) serveImage(c *gin.Context, tenantID, id string) {
-	fw, r, err := s.svc.OpenFirmware(c.Request.Context(), tenantID, id)
+	fw, r, err := s.svc.OpenFirmware(c.Request.Context(), mustTenant(c).ID, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
+	serveImage(c, fw, r)
+}
+
+// firmwareImage serves a device's download; the signed link names the tenant and the
+// device, which must still be registered.
+func (s *Server) firmwareImage(c *gin.Context) {
+	if !singleRange(c) {
+		return
+	}
+	link, err := s.links.Verify(c.Param("id"), c.Request.URL.Query(), time.Now())
+	if err != nil {
+		var refused *firmwarelink.Error
+		param := ""
+		if errors.As(err, &refused) {
+			param = refused.Param
+		}
+		if errors.Is(err, firmwarelink.ErrMalformed) {
+			writeError(c, http.StatusBadRequest, "invalid_argument", "download link: "+err.Error(), param)
+		} else {
+			writeError(c, http.StatusForbidden, "forbidden", "download link invalid or expired: "+err.Error(), param)
+		}
+		return
+	}
+	fw, r, err := s.svc.OpenDeviceFirmware(c.Request.Context(), link.TenantID, link.DeviceID, c.Param("id"))
+	var notFor *model.FieldError
+	if errors.As(err, &notFor) {
+		writeError(c, http.StatusForbidden, "forbidden", "download link: "+notFor.Message, notFor.Field)
+		return
+	}
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	serveImage(c, fw, r)
+}
+
+// singleRange refuses a request for several byte ranges before any work: each range
+// would be served from the database, so a list of many small or overlapping ones turns
+// one request into many reads. A resuming device asks for one.
+func singleRange(c *gin.Context) bool {
+	ranges := c.Request.Header.Values("Range")
+	if len(ranges) > 1 || len(ranges) == 1 && strings.Contains(ranges[0], ",") {
+		writeError(c, http.StatusRequestedRangeNotSatisfiable, "multiple_ranges",
+			"only one byte range per request is served", "Range")
+		return false
+	}
+	return true
+}
+
+// serveImage streams with Range support (resumable downloads) and the sha256 as ETag.
+func serveImage(c *gin.Context, fw model.Firmware, r io.ReadSeekCloser) {
 	defer r.Close()
 	c.Header("ETag", `"`+fw.SHA256+`"`)
 	c.Header("X-Checksum-Sha256", fw.SHA256)

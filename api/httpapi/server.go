@@ -93,6 +93,7 @@ func (s *Server) router() *gin.Engine {
 	s.registerFleetRoutes(t)
 	s.registerLoRaWANRoutes(t)
 	s.registerCredentialRoutes(t)
+	s.registerSigningRoutes(t)
 	return r
 }
 

@@ -210,7 +210,7 @@ func setDefaults(v *viper.Viper) {
 		"auth.admin_key": DevAdminKey,
 
 		"firmware.url_signing_key": DevSigningKey,
-		"firmware.url_ttl":         "24h",
+		"firmware.url_ttl":         "15m",
 
 		"mqtt.broker":             "tcp://127.0.0.1:1883",
 		"mqtt.client_id":          "",

@@ -1,6 +1,10 @@
 package model
 
-import "time"
+import (
+	"time"
+
+	"github.com/otaplane/ota/proto/manifest"
+)
 
 // CredentialState is where one generation of a device's broker credentials stands.
 type CredentialState string
@@ -32,4 +36,6 @@ type IssuedCredential struct {
 	Password   string `json:"password"`
 	ClientID   string `json:"client_id"`
 	Broker     string `json:"broker,omitempty"`
+	// Trust is what the device pins to check its update manifests.
+	Trust *manifest.TrustSet `json:"trust,omitempty"`
 }

@@ -43,13 +43,20 @@ type Device struct {
 
 // Firmware is one immutable image for one hardware model.
 type Firmware struct {
-	ID            string    `json:"id"`
-	TenantID      string    `json:"-"`
-	Version       string    `json:"version"`
-	HardwareModel string    `json:"hardware_model"`
-	SHA256        string    `json:"sha256"`
-	SizeBytes     int64     `json:"size_bytes"`
-	CreatedAt     time.Time `json:"created_at"`
+	ID            string `json:"id"`
+	TenantID      string `json:"-"`
+	Version       string `json:"version"`
+	HardwareModel string `json:"hardware_model"`
+	SHA256        string `json:"sha256"`
+	SizeBytes     int64  `json:"size_bytes"`
+	// ReleaseCounter orders the model's releases (strictly increasing); with
+	// ReleaseSignature (the release key's Ed25519 signature over the release statement)
+	// and ReleaseKeyID it lets a device check the image. Zero and empty on an image
+	// uploaded before signing that was never sent since.
+	ReleaseCounter   int64     `json:"release_counter,omitempty"`
+	ReleaseSignature []byte    `json:"release_signature,omitempty"`
+	ReleaseKeyID     string    `json:"release_key_id,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // CampaignTarget names what a campaign updates.

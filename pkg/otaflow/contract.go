@@ -255,7 +255,12 @@ type CommandRequest struct {
 	CancelsCommand  string
 	// RequestStatus makes the command a STATUS_REQUEST.
 	RequestStatus bool `json:",omitempty"`
-	TTL           time.Duration
+	// AllowDowngrade marks an UPDATE's manifest as an explicit rollback, which a device
+	// installs even below the version and release counter it has (the run was started
+	// with allow_downgrade). Omitted when false, so runs recorded before it replay as
+	// they ran.
+	AllowDowngrade bool `json:",omitempty"`
+	TTL            time.Duration
 	// IssuedAt comes from workflow time so a retried publish carries the same bytes.
 	IssuedAt time.Time
 }

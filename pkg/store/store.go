@@ -59,6 +59,11 @@ type NewCredential struct {
 	UsernameOf     func(generation int) string
 }
 
+// ReleaseFunc decides an image's release (counter and signature) given the highest
+// release counter its hardware model has (0 when none). It runs while no other release
+// of the model can be decided, and its counter must exceed highest.
+type ReleaseFunc func(highest int64) (model.Release, error)
+
 // Store is everything the control plane persists.
 type Store interface {
 	FleetStore
@@ -66,9 +71,11 @@ type Store interface {
 
 	Ping(ctx context.Context) error
 
-	// CreateTenant stores the tenant and its first key; beforeCommit runs inside the
-	// transaction so a failure there (e.g. domain registration) leaves nothing behind.
-	CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey, beforeCommit func(context.Context) error) error
+	// CreateTenant stores the tenant, its first API key and its signing keys; beforeCommit
+	// runs inside the transaction so a failure there (e.g. domain registration) leaves
+	// nothing behind.
+	CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey, keys []model.SigningKey,
+		beforeCommit func(context.Context) error) error
 	TenantByKeyHash(ctx context.Context, hash []byte) (model.Tenant, error)
 	ListTenants(ctx context.Context) ([]model.Tenant, error)
 
@@ -80,7 +87,8 @@ type Store interface {
 	ApplyHeartbeats(ctx context.Context, hbs []Heartbeat) error
 	DeviceHistory(ctx context.Context, tenantID, deviceID string, limit int) ([]model.FirmwareHistory, error)
 
-	CreateFirmware(ctx context.Context, fw model.Firmware, image io.Reader) (model.Firmware, error)
+	// CreateFirmware stores an image with the release release returns; see ReleaseFunc.
+	CreateFirmware(ctx context.Context, fw model.Firmware, image io.Reader, release ReleaseFunc) (model.Firmware, error)
 	GetFirmware(ctx context.Context, tenantID, firmwareID string) (model.Firmware, error)
 	ListFirmware(ctx context.Context, tenantID string, p Page) ([]model.Firmware, error)
 	// OpenFirmware streams an image; the caller closes it.

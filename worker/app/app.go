@@ -18,6 +18,7 @@ import (
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/secretbox"
+	"github.com/otaplane/ota/pkg/signing"
 	"github.com/otaplane/ota/pkg/store/postgres"
 	"github.com/otaplane/ota/proto/topic"
 	"github.com/otaplane/ota/worker/campaign"
@@ -67,7 +68,8 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 	deviceActs := &otaupdate.Activities{
 		Store: st, Publisher: bus, Now: time.Now, Logger: log,
-		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
+		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), LinkTTL: cfg.Firmware.URLTTL,
+		Manifests: signing.New(st, secrets),
 	}
 	campaignActs := &campaign.Activities{Store: st}
 	chirpClients := chirpstack.NewClients(cfg.LoRaWAN.AllowLocalAddresses)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/signing"
 	"github.com/otaplane/ota/pkg/store"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
 	"github.com/otaplane/ota/proto/topic"
@@ -32,9 +33,16 @@ type Publisher interface {
 	Publish(ctx context.Context, topic string, qos byte, payload []byte) error
 }
 
-// URLSigner makes the time-limited download link a device receives.
+// URLSigner makes the short-lived download link one device receives.
 type URLSigner interface {
-	FirmwareURL(tenantID, firmwareID string, expires time.Time) string
+	DeviceURL(tenantID, firmwareID, deviceID string, expires time.Time) string
+}
+
+// ManifestSigner signs UPDATE manifests with the tenant's command key, and gives images
+// uploaded before signing their releases (signing.ErrOfflineKey when it cannot).
+type ManifestSigner interface {
+	SignManifest(ctx context.Context, tenantID string, m *devicev1.Manifest) (*devicev1.SignedManifest, error)
+	SignUnreleased(ctx context.Context, tenantID, hardwareModel string) error
 }
 
 // Activities holds the dependencies of the device activities.
@@ -42,8 +50,12 @@ type Activities struct {
 	Store     DeviceStore
 	Publisher Publisher
 	URLs      URLSigner
-	Now       func() time.Time
-	Logger    *zap.Logger
+	Manifests ManifestSigner
+	// LinkTTL is how long a download link lives after its command is issued
+	// (firmware.url_ttl); never longer than the command.
+	LinkTTL time.Duration
+	Now     func() time.Time
+	Logger  *zap.Logger
 }
 
 // CheckDeviceReady is check_device_ready: exists, model matches, online, battery, version.
@@ -79,9 +91,16 @@ func (a *Activities) SendMQTTCommand(ctx context.Context, req otaflow.CommandReq
 		cmd.Type = devicev1.CommandType_COMMAND_TYPE_CANCEL
 		cmd.CancelsCommandId = req.CancelsCommand
 	default:
+		fw, err := a.released(ctx, req)
+		if err != nil {
+			return err
+		}
 		cmd.Type = devicev1.CommandType_COMMAND_TYPE_UPDATE
-		cmd.Firmware = a.firmware(req)
+		cmd.Firmware = a.firmware(req, fw)
 		cmd.RollbackVersion = req.RollbackVersion
+		if cmd.Manifest, err = a.Manifests.SignManifest(ctx, req.TenantID, updateManifest(req, fw, cmd.ExpiresAtMs)); err != nil {
+			return fmt.Errorf("sign manifest: %w", err)
+		}
 	}
 	if err := a.publish(ctx, req, cmd); err != nil {
 		return err
@@ -94,13 +113,59 @@ func (a *Activities) SendMQTTCommand(ctx context.Context, req otaflow.CommandReq
 	return nil
 }
 
-func (a *Activities) firmware(req otaflow.CommandRequest) *devicev1.Firmware {
+// released reads the target image as recorded, with its release; an image uploaded
+// before signing gets its release first.
+func (a *Activities) released(ctx context.Context, req otaflow.CommandRequest) (model.Firmware, error) {
+	fw, err := a.recorded(ctx, req)
+	if err != nil || fw.ReleaseCounter > 0 {
+		return fw, err
+	}
+	err = a.Manifests.SignUnreleased(ctx, req.TenantID, fw.HardwareModel)
+	if errors.Is(err, signing.ErrOfflineKey) {
+		return model.Firmware{}, cadence.NewCustomError(ErrReasonPermanent, fmt.Sprintf(
+			"firmware %s was uploaded before signing and %v: upload it again, signed", fw.ID, err))
+	}
+	if err != nil {
+		return model.Firmware{}, fmt.Errorf("sign releases of %s: %w", fw.HardwareModel, err)
+	}
+	if fw, err = a.recorded(ctx, req); err == nil && fw.ReleaseCounter == 0 {
+		err = fmt.Errorf("firmware %s has no release after signing", fw.ID)
+	}
+	return fw, err
+}
+
+func (a *Activities) recorded(ctx context.Context, req otaflow.CommandRequest) (model.Firmware, error) {
+	fw, err := a.Store.GetFirmware(ctx, req.TenantID, req.Firmware.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Firmware{}, cadence.NewCustomError(ErrReasonPermanent, "firmware record no longer exists")
+	}
+	return fw, err
+}
+
+// firmware describes the image as recorded, with a link for this device that lives
+// LinkTTL from the command's issue, never past the command's expiry.
+func (a *Activities) firmware(req otaflow.CommandRequest, fw model.Firmware) *devicev1.Firmware {
+	expires := req.IssuedAt.Add(req.TTL)
+	if a.LinkTTL > 0 && a.LinkTTL < req.TTL {
+		expires = req.IssuedAt.Add(a.LinkTTL)
+	}
 	return &devicev1.Firmware{
-		Version:       req.Firmware.Version,
-		HardwareModel: req.Firmware.HardwareModel,
-		Url:           a.URLs.FirmwareURL(req.TenantID, req.Firmware.ID, req.IssuedAt.Add(req.TTL)),
-		Sha256:        req.Firmware.SHA256,
-		SizeBytes:     req.Firmware.SizeBytes,
+		Version:       fw.Version,
+		HardwareModel: fw.HardwareModel,
+		Url:           a.URLs.DeviceURL(req.TenantID, fw.ID, req.DeviceID, expires),
+		Sha256:        fw.SHA256,
+		SizeBytes:     fw.SizeBytes,
+	}
+}
+
+// updateManifest is what the device checks before it downloads: this command, this
+// device, the image and its release, until the command expires.
+func updateManifest(req otaflow.CommandRequest, fw model.Firmware, expiresAtMs int64) *devicev1.Manifest {
+	return &devicev1.Manifest{
+		CommandId: req.CommandID, TenantId: req.TenantID, DeviceId: req.DeviceID, FirmwareId: fw.ID,
+		Version: fw.Version, HardwareModel: fw.HardwareModel, Sha256: fw.SHA256, SizeBytes: fw.SizeBytes,
+		ReleaseCounter: uint64(fw.ReleaseCounter), ExpiresAtMs: expiresAtMs, Rollback: req.AllowDowngrade,
+		ReleaseKeyId: fw.ReleaseKeyID, ReleaseSignature: fw.ReleaseSignature,
 	}
 }
 

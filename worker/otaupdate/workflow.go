@@ -221,6 +221,7 @@ func (r *run) updateCommand(ctx workflow.Context) otaflow.CommandRequest {
 	return otaflow.CommandRequest{
 		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, CommandID: r.commandID,
 		Firmware: in.Firmware, RollbackVersion: r.from, TTL: in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
+		AllowDowngrade: in.Policy.AllowDowngrade,
 	}
 }
 

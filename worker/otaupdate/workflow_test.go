@@ -160,6 +160,22 @@ func (s *WorkflowSuite) TestHappyPath() {
 	s.Equal(model.StateSucceeded, s.outcome.State)
 }
 
+// TestUpdateCommandSaysWhetherItMayDowngrade: the device installs a lower version or
+// release counter only when the manifest says rollback, which only allow_downgrade sets.
+func (s *WorkflowSuite) TestUpdateCommandSaysWhetherItMayDowngrade() {
+	for _, allow := range []bool{false, true} {
+		s.SetupTest()
+		in := testInput
+		in.Policy.AllowDowngrade = allow
+		s.ready("1.2.0")
+		s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+		s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, in)
+		s.Equal(model.StateSucceeded, s.result().State)
+		s.Require().Len(s.updates(), 1)
+		s.Equal(allow, s.updates()[0].AllowDowngrade, "allow_downgrade %v", allow)
+	}
+}
+
 func (s *WorkflowSuite) TestReportsForOtherCommandsAreIgnored() {
 	s.ready("1.0.0")
 	s.env.RegisterDelayedCallback(func() {

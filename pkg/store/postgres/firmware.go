@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -17,30 +18,71 @@ import (
 const chunkSize = 1 << 20
 
 type firmwareRow struct {
-	ID            string
-	TenantID      string
-	Version       string
-	HardwareModel string
-	Sha256        string
-	SizeBytes     int64
-	CreatedAt     time.Time
+	ID               string
+	TenantID         string
+	Version          string
+	HardwareModel    string
+	Sha256           string
+	SizeBytes        int64
+	ReleaseCounter   *int64
+	ReleaseSignature []byte
+	ReleaseKeyID     *string
+	CreatedAt        time.Time
 }
 
 func (r firmwareRow) model() model.Firmware {
-	return model.Firmware{ID: r.ID, TenantID: r.TenantID, Version: r.Version, HardwareModel: r.HardwareModel,
-		SHA256: r.Sha256, SizeBytes: r.SizeBytes, CreatedAt: r.CreatedAt}
+	fw := model.Firmware{ID: r.ID, TenantID: r.TenantID, Version: r.Version, HardwareModel: r.HardwareModel,
+		SHA256: r.Sha256, SizeBytes: r.SizeBytes, ReleaseSignature: r.ReleaseSignature, CreatedAt: r.CreatedAt}
+	if r.ReleaseCounter != nil {
+		fw.ReleaseCounter = *r.ReleaseCounter
+	}
+	if r.ReleaseKeyID != nil {
+		fw.ReleaseKeyID = *r.ReleaseKeyID
+	}
+	return fw
 }
 
-const firmwareColumns = `id, tenant_id, version, hardware_model, sha256, size_bytes, created_at`
+const firmwareColumns = `id, tenant_id, version, hardware_model, sha256, size_bytes,
+	release_counter, release_signature, release_key_id, created_at`
 
-// CreateFirmware implements store.Store: metadata and every chunk commit together.
-func (s *Store) CreateFirmware(ctx context.Context, fw model.Firmware, image io.Reader) (model.Firmware, error) {
+// lockReleaseOrder serializes, until tx ends, everything that hands out release counters
+// for one tenant's hardware model, and returns the highest counter handed out so far (0
+// when none).
+func lockReleaseOrder(tx *gorm.DB, tenantID, hardwareModel string) (int64, error) {
+	if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('firmware-release/' || ? || '/' || ?, 0))`,
+		tenantID, hardwareModel).Error; err != nil {
+		return 0, classify(err)
+	}
+	var highest int64
+	if err := tx.Raw(`SELECT COALESCE(max(release_counter), 0) FROM firmware WHERE tenant_id = ? AND hardware_model = ?`,
+		tenantID, hardwareModel).Row().Scan(&highest); err != nil {
+		return 0, classify(err)
+	}
+	return highest, nil
+}
+
+// CreateFirmware implements store.Store: metadata, release and every chunk commit
+// together, the release decided while no other upload of the model can be.
+func (s *Store) CreateFirmware(ctx context.Context, fw model.Firmware, image io.Reader, release store.ReleaseFunc) (model.Firmware, error) {
 	var out model.Firmware
 	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		highest, err := lockReleaseOrder(tx, fw.TenantID, fw.HardwareModel)
+		if err != nil {
+			return err
+		}
+		rel, err := release(highest)
+		if err != nil {
+			return err
+		}
+		if rel.Counter <= highest {
+			return fmt.Errorf("release counter %d does not exceed %d", rel.Counter, highest)
+		}
 		var rows []firmwareRow
-		if err := tx.Raw(`INSERT INTO firmware (id, tenant_id, version, hardware_model, sha256, size_bytes)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING `+firmwareColumns,
-			fw.ID, fw.TenantID, fw.Version, fw.HardwareModel, fw.SHA256, fw.SizeBytes).Scan(&rows).Error; err != nil {
+		if err := tx.Raw(`INSERT INTO firmware (id, tenant_id, version, hardware_model, sha256, size_bytes,
+				release_counter, release_signature, release_key_id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+firmwareColumns,
+			fw.ID, fw.TenantID, fw.Version, fw.HardwareModel, fw.SHA256, fw.SizeBytes,
+			rel.Counter, rel.Signature, rel.KeyID).Scan(&rows).Error; err != nil {
 			return classify(err)
 		}
 		out = rows[0].model()
@@ -86,6 +128,43 @@ func (s *Store) GetFirmware(ctx context.Context, tenantID, firmwareID string) (m
 		return model.Firmware{}, fmt.Errorf("get firmware %s: %w", firmwareID, classify(gorm.ErrRecordNotFound))
 	}
 	return rows[0].model(), nil
+}
+
+// AssignReleases gives every image of the model that has no release yet (one uploaded
+// before signing) its release, in version order after the model's highest counter;
+// sign makes the release for an image and the counter it gets.
+func (s *Store) AssignReleases(ctx context.Context, tenantID, hardwareModel string,
+	sign func(fw model.Firmware, counter int64) (model.Release, error)) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		highest, err := lockReleaseOrder(tx, tenantID, hardwareModel)
+		if err != nil {
+			return err
+		}
+		var rows []firmwareRow
+		if err := tx.Raw(`SELECT `+firmwareColumns+` FROM firmware
+			WHERE tenant_id = ? AND hardware_model = ? AND release_counter IS NULL`,
+			tenantID, hardwareModel).Scan(&rows).Error; err != nil {
+			return classify(err)
+		}
+		slices.SortFunc(rows, func(a, b firmwareRow) int { return model.CompareVersions(a.Version, b.Version) })
+		for i, r := range rows {
+			rel, err := sign(r.model(), highest+int64(i)+1)
+			if err != nil {
+				return err
+			}
+			if err := tx.Exec(`UPDATE firmware SET release_counter = ?, release_signature = ?, release_key_id = ?
+				WHERE id = ?`, rel.Counter, rel.Signature, rel.KeyID, r.ID).Error; err != nil {
+				return classify(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("assign releases of %s: %w", hardwareModel, err)
+	}
+	return nil
 }
 
 // ListFirmware implements store.Store (newest first is not stable under paging: order by id).

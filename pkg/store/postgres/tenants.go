@@ -22,7 +22,8 @@ func (r tenantRow) model() model.Tenant {
 }
 
 // CreateTenant implements store.Store.
-func (s *Store) CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey, beforeCommit func(context.Context) error) error {
+func (s *Store) CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey, keys []model.SigningKey,
+	beforeCommit func(context.Context) error) error {
 	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec(`INSERT INTO tenants (id, name, cadence_domain, created_at) VALUES (?, ?, ?, ?)`,
 			t.ID, t.Name, t.CadenceDomain, t.CreatedAt).Error; err != nil {
@@ -31,6 +32,12 @@ func (s *Store) CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey
 		if err := tx.Exec(`INSERT INTO api_keys (id, tenant_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 			k.ID, t.ID, k.Prefix, k.Hash, k.CreatedAt).Error; err != nil {
 			return classify(err)
+		}
+		for _, sk := range keys {
+			if err := tx.Exec(`INSERT INTO signing_keys (tenant_id, id, purpose, public_key, private_key_sealed)
+				VALUES (?, ?, ?, ?, ?)`, t.ID, sk.ID, string(sk.Purpose), sk.PublicKey, sealedOrNull(sk)).Error; err != nil {
+				return classify(err)
+			}
 		}
 		if beforeCommit != nil {
 			return beforeCommit(ctx)
