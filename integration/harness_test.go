@@ -23,6 +23,7 @@ import (
 	"github.com/otaplane/ota/api/gateway"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/proto/manifest"
 	"github.com/otaplane/ota/simulator/chirpstacksim"
 	"github.com/otaplane/ota/simulator/devicesim"
 )
@@ -336,6 +337,14 @@ func (tn tenant) withCredentials(specs []devicesim.DeviceSpec) []devicesim.Devic
 	return out
 }
 
+// trust is what the tenant's devices pin, as the API gives it to a provisioning step.
+func (tn tenant) trust() *manifest.TrustSet {
+	tn.t.Helper()
+	t, err := devicesim.FetchTrust(context.Background(), http.DefaultClient, apiURL, tn.key)
+	require.NoError(tn.t, err)
+	return t
+}
+
 // startFleet runs simulated devices for the tenant and waits until the control plane
 // has seen a heartbeat from each one.
 func (tn tenant) startFleet(specs []devicesim.DeviceSpec) *devicesim.Fleet {
@@ -346,7 +355,7 @@ func (tn tenant) startFleet(specs []devicesim.DeviceSpec) *devicesim.Fleet {
 func (tn tenant) startFleetWith(specs []devicesim.DeviceSpec, stepDelay time.Duration) *devicesim.Fleet {
 	tn.t.Helper()
 	f, err := devicesim.NewFleet(devicesim.Config{
-		BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID, HeartbeatInterval: 2 * time.Second,
+		BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID, Trust: tn.trust(), HeartbeatInterval: 2 * time.Second,
 		StepDelay: stepDelay, ProgressReports: true,
 	}, tn.withCredentials(specs))
 	require.NoError(tn.t, err)

@@ -47,7 +47,7 @@ func TestThroughputProbe(t *testing.T) {
 	for _, b := range bodies {
 		tn.keepCredentials(b)
 	}
-	f, err := devicesim.NewFleet(devicesim.Config{BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID,
+	f, err := devicesim.NewFleet(devicesim.Config{BrokerURL: cfg.MQTT.Broker, TenantID: tn.ID, Trust: tn.trust(),
 		HeartbeatInterval: 20 * time.Second}, tn.withCredentials(fleet))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

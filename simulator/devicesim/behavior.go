@@ -13,8 +13,8 @@ const (
 	BehaviorNormal Behavior = iota + 1
 	// BehaviorOffline sends no heartbeats and ignores commands, as if powered off.
 	BehaviorOffline
-	// BehaviorBadChecksum downloads images that never match their SHA-256, so every
-	// update fails with error code "checksum_mismatch".
+	// BehaviorBadChecksum downloads images that never match their signed SHA-256, so
+	// every update fails with error code "image_mismatch".
 	BehaviorBadChecksum
 	// BehaviorInstallFailure downloads and verifies images but fails during install
 	// with error code "install_failed"; the running version stays unchanged.

@@ -25,6 +25,9 @@ type DeviceSpec struct {
 	HardwareModel string
 	// FirmwareVersion is the version running at start.
 	FirmwareVersion string
+	// ReleaseCounter is the highest release counter installed before start (0 for a
+	// factory image); the device refuses lower ones unless told it is a rollback.
+	ReleaseCounter uint64
 	// BatteryPercent is reported in heartbeats; -1 means the device has no battery.
 	BatteryPercent int
 	// Behavior defaults to BehaviorNormal when zero.
@@ -60,7 +63,9 @@ type DeviceState struct {
 	// PreviousVersion is the version that ran before the last install or rollback.
 	PreviousVersion string
 	HardwareModel   string
-	Behavior        Behavior
+	// ReleaseCounter is the highest release counter the device has installed.
+	ReleaseCounter uint64
+	Behavior       Behavior
 	// BootCount counts the device's boots: one at start, one per install, rollback and
 	// bootloader fall-back, and one per reboot of a reboot loop.
 	BootCount uint32
@@ -73,6 +78,9 @@ type DeviceState struct {
 	// whether the device has finished it (sent its terminal report, lost or not).
 	CurrentCommandID string
 	CurrentDone      bool
+	// CurrentErrorCode is the error code of the latest report about it (a refusal's
+	// reason), empty when none.
+	CurrentErrorCode string
 }
 
 // device is one virtual device. It owns no goroutine while idle: a worker runs only
@@ -91,6 +99,9 @@ type device struct {
 	previous    string
 	imageSHA    string
 	previousSHA string
+	// counter is the highest release counter installed: a rollback to the old slot does
+	// not lower it.
+	counter uint64
 
 	received   int
 	duplicates int
@@ -180,6 +191,7 @@ func newDevice(spec DeviceSpec, now time.Time) *device {
 		startedAt: now,
 		behavior:  b,
 		version:   spec.FirmwareVersion,
+		counter:   spec.ReleaseCounter,
 		boots:     1,
 		seen:      recentIDs{limit: seenIDsCap},
 		installed: recentIDs{limit: outcomeIDsCap},
@@ -206,6 +218,7 @@ func (d *device) snapshot() DeviceState {
 		FirmwareVersion:   d.version,
 		PreviousVersion:   d.previous,
 		HardwareModel:     d.model,
+		ReleaseCounter:    d.counter,
 		Behavior:          d.behavior,
 		BootCount:         d.boots,
 		CommandsReceived:  d.received,
@@ -213,6 +226,7 @@ func (d *device) snapshot() DeviceState {
 		LastCommandID:     d.lastCmdID,
 		CurrentCommandID:  d.current.id,
 		CurrentDone:       d.current.final != nil,
+		CurrentErrorCode:  d.current.errorCode,
 	}
 }
 

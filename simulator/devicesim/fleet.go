@@ -7,6 +7,7 @@
 //	fleet, err := devicesim.NewFleet(devicesim.Config{
 //		BrokerURL:         "tcp://127.0.0.1:1883",
 //		TenantID:          tenantID,
+//		Trust:             &trust, // from FetchTrust
 //		HeartbeatInterval: time.Second,
 //		ProgressReports:   true,
 //	}, []devicesim.DeviceSpec{{ID: "d1", HardwareModel: "board-v1", FirmwareVersion: "1.0.0"}})
@@ -27,6 +28,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
+	"github.com/otaplane/ota/proto/manifest"
 	"github.com/otaplane/ota/proto/topic"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -49,6 +51,10 @@ type Config struct {
 	BrokerURL string
 	// TenantID is the first segment of every topic.
 	TenantID string
+	// Trust is what every device pins, as provisioned (GET /api/v1/trust, or the trust
+	// field of its credentials; FetchTrust gets it). A device checks each UPDATE's
+	// manifest with it; without one it installs nothing.
+	Trust *manifest.TrustSet
 	// HeartbeatInterval is the period of each device's heartbeat; defaults to 10s.
 	// Every device sends one heartbeat immediately on Start, then the fleet's
 	// heartbeats are spread evenly over the interval.
@@ -77,6 +83,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("devicesim: tenant id %q must not contain '/', '+' or '#'", c.TenantID)
 	case c.HeartbeatInterval < 0 || c.StepDelay < 0:
 		return c, errors.New("devicesim: negative heartbeat interval or step delay")
+	case c.Trust != nil && c.Trust.TenantID != "" && c.Trust.TenantID != c.TenantID:
+		return c, fmt.Errorf("devicesim: trust set is tenant %q's, the fleet is tenant %q's", c.Trust.TenantID, c.TenantID)
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = defaultHeartbeatInterval

@@ -3,18 +3,21 @@ package devicesim
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
+	"github.com/otaplane/ota/proto/manifest"
 	"github.com/otaplane/ota/proto/topic"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -64,6 +67,14 @@ func newFirmwareServer(t testing.TB) *firmwareServer {
 			http.Error(w, "unexpected credentials", http.StatusBadRequest)
 			return
 		}
+		switch r.URL.Path {
+		case "/fw/endless":
+			fs.serveEndless(w, r)
+			return
+		case "/fw/slow":
+			fs.serveSlow(w, r)
+			return
+		}
 		img, ok := fs.images[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -94,6 +105,46 @@ func newFirmwareServer(t testing.TB) *firmwareServer {
 	return fs
 }
 
+// serveEndless streams data until the client hangs up: a server feeding endless data.
+func (fs *firmwareServer) serveEndless(w http.ResponseWriter, r *http.Request) {
+	fs.mu.Lock()
+	fs.requests++
+	fs.mu.Unlock()
+	chunk := bytes.Repeat([]byte("x"), 32<<10)
+	for r.Context().Err() == nil {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+}
+
+// serveSlow trickles a byte every 50 ms on the first request and refuses the next ones
+// (404), so a device that cuts the slow transfer fails at its next try.
+func (fs *firmwareServer) serveSlow(w http.ResponseWriter, r *http.Request) {
+	fs.mu.Lock()
+	fs.requests++
+	first := fs.requests == 1
+	fs.mu.Unlock()
+	if !first {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Length", "1000000")
+	rc := http.NewResponseController(w)
+	for r.Context().Err() == nil {
+		if _, err := w.Write([]byte{'x'}); err != nil || rc.Flush() != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (fs *firmwareServer) requestCount() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.requests
+}
+
 // firmware describes an image served at path with its true hash and size.
 func (fs *firmwareServer) firmware(path, version string) *devicev1.Firmware {
 	img := fs.images[path]
@@ -107,12 +158,13 @@ func (fs *firmwareServer) firmware(path, version string) *devicev1.Firmware {
 	}
 }
 
-// observer plays the control plane: it publishes commands and collects reports and
-// heartbeats of one tenant.
+// observer plays the control plane: it publishes commands, signing each UPDATE's
+// manifest as the control plane does, and collects reports and heartbeats of one tenant.
 type observer struct {
 	t      testing.TB
 	tenant string
 	client mqtt.Client
+	keys   *tenantKeys
 
 	mu         sync.Mutex
 	reports    map[string][]*devicev1.Report
@@ -124,6 +176,7 @@ func newObserver(t testing.TB, tenant string) *observer {
 	o := &observer{
 		t:          t,
 		tenant:     tenant,
+		keys:       newTenantKeys(t, tenant),
 		reports:    map[string][]*devicev1.Report{},
 		heartbeats: map[string][]*devicev1.Heartbeat{},
 		statuses:   map[string][]*devicev1.Status{},
@@ -203,7 +256,17 @@ func (o *observer) waitStatus(deviceID, requestID string) *devicev1.Status {
 	return got
 }
 
+// send publishes cmd to the device; an UPDATE without a manifest gets the one the
+// control plane would sign for this device (sendAsIs publishes it unsigned).
 func (o *observer) send(deviceID string, cmd *devicev1.Command) {
+	o.t.Helper()
+	if cmd.GetType() == devicev1.CommandType_COMMAND_TYPE_UPDATE && cmd.GetManifest() == nil {
+		cmd.Manifest = o.keys.sign(o.t, o.keys.manifest(deviceID, cmd))
+	}
+	o.sendAsIs(deviceID, cmd)
+}
+
+func (o *observer) sendAsIs(deviceID string, cmd *devicev1.Command) {
 	o.t.Helper()
 	payload, err := proto.Marshal(cmd)
 	require.NoError(o.t, err)
@@ -302,6 +365,7 @@ func newEnv(t testing.TB, cfg Config, devices ...DeviceSpec) *env {
 		cfg.HeartbeatInterval = testHeartbeat
 	}
 	e := &env{obs: newObserver(t, cfg.TenantID), fw: newFirmwareServer(t)}
+	cfg.Trust = e.obs.keys.trust
 	fleet, err := NewFleet(cfg, withCredentials(t, cfg.TenantID, devices))
 	require.NoError(t, err)
 	// Every device dials its own connection: a large fleet takes a while.
@@ -351,4 +415,62 @@ func cancelCmd(t testing.TB, target string) *devicev1.Command {
 		IssuedAtMs:       time.Now().UnixMilli(),
 		CancelsCommandId: target,
 	}
+}
+
+// tenantKeys are a test tenant's command and release keys, and the trust set its devices
+// pin.
+type tenantKeys struct {
+	tenant           string
+	command, release ed25519.PrivateKey
+	trust            *manifest.TrustSet
+}
+
+func newTenantKeys(t testing.TB, tenant string) *tenantKeys {
+	k := &tenantKeys{tenant: tenant, trust: &manifest.TrustSet{TenantID: tenant}}
+	for _, p := range []manifest.Purpose{manifest.PurposeCommand, manifest.PurposeRelease} {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		k.trust.Keys = append(k.trust.Keys, manifest.TrustedKey{ID: manifest.KeyID(pub), Purpose: p, PublicKey: pub})
+		if p == manifest.PurposeCommand {
+			k.command = priv
+		} else {
+			k.release = priv
+		}
+	}
+	return k
+}
+
+// releaseCounter is the release counter each test image was released with: its major
+// version ("2.0.0" is release 2).
+func releaseCounter(version string) uint64 {
+	major, _, _ := strings.Cut(version, ".")
+	n, _ := strconv.ParseUint(major, 10, 64)
+	return n
+}
+
+// manifest is what the control plane signs for cmd to deviceID: the image the command
+// describes, released under releaseCounter(version), until the command expires.
+func (k *tenantKeys) manifest(deviceID string, cmd *devicev1.Command) *devicev1.Manifest {
+	fw := cmd.GetFirmware()
+	m := &devicev1.Manifest{CommandId: cmd.GetCommandId(), TenantId: k.tenant, DeviceId: deviceID, FirmwareId: "fw-" + fw.GetVersion(),
+		Version: fw.GetVersion(), HardwareModel: fw.GetHardwareModel(), Sha256: fw.GetSha256(), SizeBytes: fw.GetSizeBytes(),
+		ReleaseCounter: releaseCounter(fw.GetVersion()), ExpiresAtMs: cmd.GetExpiresAtMs()}
+	k.releaseWith(m, k.release)
+	return m
+}
+
+// releaseWith signs m's release statement with the tenant's release key.
+func (k *tenantKeys) releaseWith(m *devicev1.Manifest, priv ed25519.PrivateKey) {
+	sig, err := manifest.SignRelease(priv, manifest.Release{TenantID: m.TenantId, HardwareModel: m.HardwareModel,
+		Version: m.Version, Counter: m.ReleaseCounter, SizeBytes: m.SizeBytes, SHA256: m.Sha256})
+	if err != nil {
+		panic(err) // the test built a manifest that cannot be released
+	}
+	m.ReleaseKeyId, m.ReleaseSignature = manifest.KeyID(priv.Public().(ed25519.PublicKey)), sig
+}
+
+func (k *tenantKeys) sign(t testing.TB, m *devicev1.Manifest) *devicev1.SignedManifest {
+	sm, err := manifest.Sign(k.command, manifest.KeyID(k.command.Public().(ed25519.PublicKey)), m)
+	require.NoError(t, err)
+	return sm
 }

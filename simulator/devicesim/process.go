@@ -14,23 +14,22 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
+	"github.com/otaplane/ota/proto/manifest"
 	"go.uber.org/zap"
 )
 
-// Error codes carried in Report.error_code.
+// Error codes carried in Report.error_code; a refused manifest carries one of
+// proto/manifest's codes.
 const (
 	ErrCodeExpired            = "expired"
-	ErrCodeHardwareMismatch   = "hardware_mismatch"
-	ErrCodeChecksumMismatch   = "checksum_mismatch"
+	ErrCodeHardwareMismatch   = manifest.CodeHardwareMismatch
+	ErrCodeImageMismatch      = "image_mismatch"
 	ErrCodeDownloadFailed     = "download_failed"
 	ErrCodeInstallFailed      = "install_failed"
 	ErrCodeAlreadyInstalled   = "already_installed"
 	ErrCodeInvalidCommand     = "invalid_command"
 	ErrCodeUnsupportedCommand = "unsupported_command"
 )
-
-// Upper bound on an image whose command gives no size, so a bad URL cannot stream forever.
-const maxImageBytes = 1 << 30
 
 // fallbackDelay is how long a BehaviorSlotFallback device runs a new image before its
 // bootloader reverts.
@@ -92,17 +91,25 @@ func (r *run) process() {
 
 func (r *run) update() {
 	fw := r.cmd.GetFirmware()
-	switch {
-	case fw.GetUrl() == "" || fw.GetSha256() == "" || fw.GetVersion() == "":
+	if fw.GetUrl() == "" || fw.GetSha256() == "" || fw.GetVersion() == "" {
 		r.reject(ErrCodeInvalidCommand, "update without firmware version, url or sha256")
 		return
-	case fw.GetHardwareModel() != r.d.model:
-		r.reject(ErrCodeHardwareMismatch, fmt.Sprintf("image is for %q, device is %q", fw.GetHardwareModel(), r.d.model))
+	}
+	// Everything below acts on the signed values only: the command's own firmware fields
+	// are trusted for nothing but the download URL.
+	m, err := manifest.VerifyUpdate(r.f.cfg.Trust, r.self(), r.cmd, time.Now())
+	if err != nil {
+		var refused *manifest.Refusal
+		if !errors.As(err, &refused) {
+			refused = &manifest.Refusal{Code: ErrCodeInvalidCommand, Reason: err.Error()}
+		}
+		r.reject(refused.Code, refused.Reason)
 		return
-	case r.runsAlready(fw):
+	}
+	if r.runsAlready(m) {
 		// Nothing to install: confirm what runs, tied to this command.
 		if r.step(devicev1.ReportStatus_REPORT_STATUS_ACCEPTED, 0) {
-			r.installed(fw, "")
+			r.installed(m, "")
 		}
 		return
 	}
@@ -111,7 +118,7 @@ func (r *run) update() {
 		return
 	}
 
-	sum, size, err := r.f.download(r.ctx, fw.GetUrl(), fw.GetSizeBytes(), r.behavior() == BehaviorBadChecksum)
+	sum, size, err := r.f.download(r.ctx, fw.GetUrl(), m.GetSizeBytes(), r.behavior() == BehaviorBadChecksum)
 	if r.ctx.Err() != nil {
 		return
 	}
@@ -123,11 +130,12 @@ func (r *run) update() {
 		return
 	}
 	switch {
-	case fw.GetSizeBytes() > 0 && size != fw.GetSizeBytes():
-		r.fail(ErrCodeChecksumMismatch, fmt.Sprintf("downloaded %d bytes, want %d", size, fw.GetSizeBytes()))
+	case size != m.GetSizeBytes():
+		r.fail(ErrCodeImageMismatch, fmt.Sprintf("downloaded %d bytes (reading stops one past the signed size), "+
+			"the manifest signs %d", size, m.GetSizeBytes()))
 		return
-	case !strings.EqualFold(sum, fw.GetSha256()):
-		r.fail(ErrCodeChecksumMismatch, fmt.Sprintf("sha256 %s, want %s", sum, fw.GetSha256()))
+	case sum != m.GetSha256():
+		r.fail(ErrCodeImageMismatch, fmt.Sprintf("sha256 %s, the manifest signs %s", sum, m.GetSha256()))
 		return
 	}
 	if !r.step(devicev1.ReportStatus_REPORT_STATUS_DOWNLOADED, 0) ||
@@ -139,19 +147,27 @@ func (r *run) update() {
 		return
 	}
 
-	r.installed(fw, sum)
+	r.installed(m, sum)
 }
 
-// runsAlready reports whether the device runs exactly the image an update names.
-func (r *run) runsAlready(fw *devicev1.Firmware) bool {
+// self is what the device knows of itself to check a manifest.
+func (r *run) self() manifest.Device {
 	r.d.mu.Lock()
 	defer r.d.mu.Unlock()
-	return r.d.imageSHA != "" && fw.GetVersion() == r.d.version && strings.EqualFold(fw.GetSha256(), r.d.imageSHA)
+	return manifest.Device{ID: r.d.id, HardwareModel: r.d.model, Version: r.d.version, ImageSHA256: r.d.imageSHA,
+		ReleaseCounter: r.d.counter}
 }
 
-// installed switches to the image with hash sum (a reboot into the new slot) and
-// reports INSTALLED; an empty sum confirms the image already running.
-func (r *run) installed(fw *devicev1.Firmware, sum string) {
+// runsAlready reports whether the device runs exactly the image a manifest names.
+func (r *run) runsAlready(m *devicev1.Manifest) bool {
+	r.d.mu.Lock()
+	defer r.d.mu.Unlock()
+	return r.d.imageSHA != "" && m.GetVersion() == r.d.version && strings.EqualFold(m.GetSha256(), r.d.imageSHA)
+}
+
+// installed switches to the manifest's image, whose hash is sum (a reboot into the new
+// slot), and reports INSTALLED; an empty sum confirms the image already running.
+func (r *run) installed(m *devicev1.Manifest, sum string) {
 	d := r.d
 	d.mu.Lock()
 	if r.ctx.Err() != nil {
@@ -162,13 +178,14 @@ func (r *run) installed(fw *devicev1.Firmware, sum string) {
 	now := time.Now()
 	if sum != "" {
 		d.previous, d.previousSHA = d.version, d.imageSHA
-		d.version, d.imageSHA = fw.GetVersion(), sum
+		d.version, d.imageSHA = m.GetVersion(), sum
+		d.counter = max(d.counter, m.GetReleaseCounter())
 		d.reboot(now)
 		switch d.behavior {
 		case BehaviorBootLoop:
 			d.looping = true
 		case BehaviorSlotFallback:
-			r.f.spawn(func() { r.f.fallBack(d, fw.GetVersion()) })
+			r.f.spawn(func() { r.f.fallBack(d, m.GetVersion()) })
 		}
 	}
 	d.installed.add(r.cmd.GetCommandId())
@@ -180,7 +197,7 @@ func (r *run) installed(fw *devicev1.Firmware, sum string) {
 		BootCount:       d.boots,
 	})
 	d.mu.Unlock()
-	r.f.log.Debug("update installed", zap.String("device", d.id), zap.String("version", fw.GetVersion()))
+	r.f.log.Debug("update installed", zap.String("device", d.id), zap.String("version", m.GetVersion()))
 	r.f.await(d.id, tok)
 }
 
@@ -316,17 +333,14 @@ func (r *run) reject(code, msg string) {
 	r.report(&devicev1.Report{Status: devicev1.ReportStatus_REPORT_STATUS_REJECTED, ErrorCode: code, ErrorMessage: msg})
 }
 
-// download fetches an image and returns its hex SHA-256 and length. The URL is
-// pre-signed, so no credentials are sent. A transfer that breaks, or a server that is
-// briefly unavailable, is retried with backoff and resumed where it stopped (Range), as
-// a real device does over a flaky link; a refusal (4xx) is final. corrupt simulates a
-// damaged transfer.
-func (f *Fleet) download(ctx context.Context, url string, wantSize int64, corrupt bool) (string, int64, error) {
-	limit := int64(maxImageBytes)
-	if wantSize > 0 {
-		// One byte past the expected size is enough to detect an oversized image.
-		limit = wantSize + 1
-	}
+// download fetches an image and returns its hex SHA-256 and length. It reads at most
+// one byte past the signed size, enough to tell an oversized image: a server cannot feed
+// it endless data. The URL is pre-signed, so no credentials are sent. A transfer that
+// breaks, or a server that is briefly unavailable, is retried with backoff and resumed
+// where it stopped (Range), as a real device does over a flaky link; a refusal (4xx) is
+// final. corrupt simulates a damaged transfer.
+func (f *Fleet) download(ctx context.Context, url string, signedSize int64, corrupt bool) (string, int64, error) {
+	limit := signedSize + 1
 	h := sha256.New()
 	var n int64
 	backoff := downloadFirstRetry

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otaplane/ota/proto/manifest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -82,6 +83,9 @@ func TestNewFleetValidation(t *testing.T) {
 		{name: "battery", edit: func(_ *Config, d *DeviceSpec) { d.BatteryPercent = 101 }, wantErr: "battery"},
 		{name: "behavior", edit: func(_ *Config, d *DeviceSpec) { d.Behavior = 17 }, wantErr: "behavior"},
 		{name: "duplicate id", edit: func(*Config, *DeviceSpec) {}, devices: 2, wantErr: "already exists"},
+		{name: "another tenant's trust set", edit: func(c *Config, _ *DeviceSpec) {
+			c.Trust = &manifest.TrustSet{TenantID: "another-tenant"}
+		}, wantErr: "trust set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -56,8 +56,12 @@ func (e *env) prepare(ctx context.Context) error {
 	}
 	specs = otaapi.WithCredentials(specs, creds)
 
+	trust, err := devicesim.FetchTrust(ctx, e.client.HTTP, e.client.Base, e.client.Key)
+	if err != nil {
+		return err
+	}
 	fleet, err := devicesim.NewFleet(devicesim.Config{
-		BrokerURL: e.broker.URL(), TenantID: e.tenantID, HeartbeatInterval: heartbeatEvery, StepDelay: e.cfg.StepDelay, ProgressReports: true,
+		BrokerURL: e.broker.URL(), TenantID: e.tenantID, Trust: trust, HeartbeatInterval: heartbeatEvery, StepDelay: e.cfg.StepDelay, ProgressReports: true,
 		HTTPClient: otaapi.NewHTTPClient(64), Logger: zap.NewNop(),
 	}, specs)
 	if err != nil {

@@ -100,8 +100,12 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 		specs[i] = devicesim.DeviceSpec{ID: id, HardwareModel: hardwareModel, FirmwareVersion: fromVersion,
 			BatteryPercent: 90, Behavior: behavior}
 	}
+	trust, err := devicesim.FetchTrust(ctx, e.client.HTTP, e.client.Base, e.client.Key)
+	if err != nil {
+		return err
+	}
 	fleet, err := devicesim.NewFleet(devicesim.Config{
-		BrokerURL: e.mqttURL, TenantID: e.tenantID,
+		BrokerURL: e.mqttURL, TenantID: e.tenantID, Trust: trust,
 		HeartbeatInterval: heartbeatEvery, StepDelay: 0, ProgressReports: false,
 		HTTPClient: otaapi.NewHTTPClient(64), Logger: zap.NewNop(),
 	}, otaapi.WithCredentials(specs, creds))

@@ -55,7 +55,8 @@ func run(ctx context.Context, opts options, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	api := controlapi.New(opts.api, opts.apiKey, &http.Client{Timeout: 30 * time.Second})
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	api := controlapi.New(opts.api, opts.apiKey, httpClient)
 	tenant := opts.tenant
 	if tenant == "" {
 		if tenant, err = api.TenantID(ctx); err != nil {
@@ -85,9 +86,15 @@ func run(ctx context.Context, opts options, log *zap.Logger) error {
 	if broker == "" {
 		return fmt.Errorf("no broker: set --broker (the API names none: mqtt.device_broker is empty)")
 	}
+	// What a provisioned device pins: it installs only updates signed with these keys.
+	trust, err := devicesim.FetchTrust(ctx, httpClient, opts.api, opts.apiKey)
+	if err != nil {
+		return err
+	}
 	fleet, err := devicesim.NewFleet(devicesim.Config{
 		BrokerURL:         broker,
 		TenantID:          tenant,
+		Trust:             trust,
 		HeartbeatInterval: opts.heartbeat,
 		StepDelay:         opts.stepDelay,
 		ProgressReports:   opts.progress,
