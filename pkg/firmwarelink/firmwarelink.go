@@ -56,18 +56,6 @@ func (s *Signer) DeviceURL(tenantID, firmwareID, deviceID string, expires time.T
 	return s.baseURL + Path(firmwareID) + "?" + q.Encode()
 }
 
-// FirmwareURL returns a link bound to no device.
-//
-// Deprecated: Verify refuses links that name no device; use DeviceURL.
-func (s *Signer) FirmwareURL(tenantID, firmwareID string, expires time.Time) string {
-	exp := expires.Unix()
-	q := url.Values{}
-	q.Set("tenant", tenantID)
-	q.Set("expires", strconv.FormatInt(exp, 10))
-	q.Set("sig", s.mac(tenantID, firmwareID, "", exp))
-	return s.baseURL + Path(firmwareID) + "?" + q.Encode()
-}
-
 var (
 	// ErrMalformed: a parameter is missing or cannot be what a signer puts there.
 	ErrMalformed = errors.New("malformed link")

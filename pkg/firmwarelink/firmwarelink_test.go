@@ -2,6 +2,7 @@ package firmwarelink
 
 import (
 	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func TestVerify(t *testing.T) {
 	u, err := url.Parse(link)
 	require.NoError(t, err)
 	assert.Equal(t, "/api/v1/firmware/fw-1/image", u.Path)
-	unbound, err := url.Parse(s.FirmwareURL("tenant-a", "fw-1", now.Add(15*time.Minute)))
+	unbound, err := url.Parse(unboundURL(s, "tenant-a", "fw-1", now.Add(15*time.Minute)))
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -71,4 +72,14 @@ func TestVerify(t *testing.T) {
 			assert.Equal(t, Link{TenantID: "tenant-a", DeviceID: "dev-1"}, got)
 		})
 	}
+}
+
+// unboundURL builds a link as signers did before links named their device: Verify must
+// refuse it even though its signature is genuine.
+func unboundURL(s *Signer, tenantID, firmwareID string, expires time.Time) string {
+	q := url.Values{}
+	q.Set("tenant", tenantID)
+	q.Set("expires", strconv.FormatInt(expires.Unix(), 10))
+	q.Set("sig", s.mac(tenantID, firmwareID, "", expires.Unix()))
+	return s.baseURL + Path(firmwareID) + "?" + q.Encode()
 }

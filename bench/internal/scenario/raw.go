@@ -156,7 +156,7 @@ func (r rawRunner) device(ctx context.Context, id string) error {
 		CommandId: newUUID(), Type: devicev1.CommandType_COMMAND_TYPE_UPDATE,
 		IssuedAtMs: now.UnixMilli(), ExpiresAtMs: exp.UnixMilli(),
 		Firmware: &devicev1.Firmware{Version: r.fw.Version, HardwareModel: r.fw.HardwareModel,
-			Url: r.signer.FirmwareURL(r.tenantID, r.fw.ID, exp), Sha256: r.fw.SHA256, SizeBytes: r.fw.SizeBytes},
+			Url: r.signer.DeviceURL(r.tenantID, r.fw.ID, id, exp), Sha256: r.fw.SHA256, SizeBytes: r.fw.SizeBytes},
 	})
 	if err != nil {
 		return err
