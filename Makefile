@@ -52,9 +52,10 @@ proto:
 	@command -v protoc-gen-go >/dev/null || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 	cd proto && protoc --go_out=. --go_opt=paths=source_relative device/v1/device.proto
 
-## stop: stop a dev Cadence server left running
+## stop: stop dev Cadence servers left running (make run's and make test's)
 stop:
-	@scripts/cadence-devserver.sh stop
+	@for c in 0 1 2 3; do OTA_DEVSERVER_CLUSTER=$$c scripts/cadence-devserver.sh stop >/dev/null || true; done
+	@echo "dev Cadence servers stopped"
 
 clean:
 	rm -rf $(BIN) .run

@@ -34,6 +34,7 @@ func run() int {
 	fs.StringVar(&opts.Postgres.Database, "pg-db", "cadence", "postgres database (visibility uses <pg-db>_visibility); created if missing")
 	fs.IntVar(&opts.Shards, "shards", 4, "number of history shards (fixed once a store is initialised)")
 	fs.StringVar(&opts.LogLevel, "log-level", "warn", "cadence log level: debug, info, warn or error")
+	fs.IntVar(&opts.Cluster, "cluster", 0, fmt.Sprintf("port set, 0 to %d: cluster n listens on the cluster-0 ports (frontend gRPC 7114) plus n×1000", devserver.MaxCluster))
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -62,7 +63,7 @@ func run() int {
 	}
 	fmt.Fprintf(os.Stderr, "cadence-devserver: %s persistence, %d shards, up in %s\n",
 		opts.Persistence, opts.Shards, time.Since(started).Round(time.Millisecond))
-	fmt.Printf("cadence-devserver ready grpc=%s tchannel=%s\n", devserver.FrontendGRPCAddr, devserver.FrontendTChannelAddr)
+	fmt.Printf("cadence-devserver ready grpc=%s tchannel=%s\n", devserver.FrontendGRPCAddr(opts.Cluster), devserver.FrontendTChannelAddr(opts.Cluster))
 
 	<-ctx.Done()
 	// Restore default handling so a second signal kills the process at once.

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build, start, stop and inspect the in-process Cadence dev server
 # (cadence-devserver/). Frontend: gRPC 127.0.0.1:7114, tchannel 127.0.0.1:7104.
+# OTA_DEVSERVER_CLUSTER=n (0-3) runs a separate server on those ports plus n×1000, with
+# its own state files, so a demo and a test run can share a machine.
 #
 #   scripts/cadence-devserver.sh build
 #   scripts/cadence-devserver.sh start [sqlite|memory|postgres] [extra cadence-devserver flags...]
@@ -16,15 +18,25 @@ ROOT=$(pwd)
 SRC_DIR=cadence-devserver
 BIN="$ROOT/bin/cadence-devserver"
 RUN_DIR=.run
-PID_FILE="$RUN_DIR/cadence-devserver.pid"
-LOG_FILE="$RUN_DIR/cadence-devserver.log"
-MODE_FILE="$RUN_DIR/cadence-devserver.persistence"
+CLUSTER=${OTA_DEVSERVER_CLUSTER:-0}
+[[ $CLUSTER =~ ^[0-3]$ ]] || { echo "cadence-devserver: OTA_DEVSERVER_CLUSTER=$CLUSTER: want 0 to 3" >&2; exit 2; }
+GRPC_PORT=$((7114 + CLUSTER * 1000))
+TCHANNEL_PORT=$((7104 + CLUSTER * 1000))
+NAME=cadence-devserver
+DATA_DIR="$RUN_DIR/cadence"
+if ((CLUSTER > 0)); then
+	NAME=cadence-devserver-$CLUSTER
+	DATA_DIR="$RUN_DIR/cadence-$CLUSTER"
+fi
+PID_FILE="$RUN_DIR/$NAME.pid"
+LOG_FILE="$RUN_DIR/$NAME.log"
+MODE_FILE="$RUN_DIR/$NAME.persistence"
 READY_PATTERN='^cadence-devserver ready '
 READY_TIMEOUT=180
 STOP_TIMEOUT=15
 
 usage() {
-	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 log() { echo "cadence-devserver: $*"; }
@@ -34,7 +46,7 @@ die() {
 }
 
 frontend_answers() {
-	(exec 3<>/dev/tcp/127.0.0.1/7114) 2>/dev/null
+	(exec 3<>/dev/tcp/127.0.0.1/$GRPC_PORT) 2>/dev/null
 }
 
 # True if pid runs our binary. Matching the command line also rules out
@@ -115,19 +127,19 @@ cmd_start() {
 	fi
 	rm -f "$PID_FILE"
 	if frontend_answers; then
-		die "127.0.0.1:7114 is served by a process this script did not start; stop it first"
+		die "127.0.0.1:$GRPC_PORT is served by a process this script did not start; stop it first"
 	fi
 
 	cmd_build
 	mkdir -p "$RUN_DIR"
 	: >"$LOG_FILE"
-	nohup "$BIN" -persistence "$persistence" "$@" >>"$LOG_FILE" 2>&1 </dev/null &
+	nohup "$BIN" -cluster "$CLUSTER" -data-dir "$DATA_DIR" -persistence "$persistence" "$@" >>"$LOG_FILE" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$PID_FILE"
 	echo "$persistence" >"$MODE_FILE"
 	log "started pid $pid ($persistence persistence), log $LOG_FILE; waiting for it to become ready"
 	wait_ready "$pid"
-	log "ready: grpc=127.0.0.1:7114 tchannel=127.0.0.1:7104"
+	log "ready: grpc=127.0.0.1:$GRPC_PORT tchannel=127.0.0.1:$TCHANNEL_PORT"
 }
 
 # Sends SIGTERM, waits up to STOP_TIMEOUT seconds, then SIGKILL.
@@ -150,7 +162,7 @@ cmd_stop() {
 	if ! pid=$(our_pid); then
 		rm -f "$PID_FILE" "$MODE_FILE"
 		if frontend_answers; then
-			die "not started by this script, but 127.0.0.1:7114 is in use by another process"
+			die "not started by this script, but 127.0.0.1:$GRPC_PORT is in use by another process"
 		fi
 		log "not running"
 		return
@@ -166,11 +178,11 @@ cmd_status() {
 		local state=starting rss
 		frontend_answers && state=ready
 		rss=$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ')
-		log "$state: pid $pid, $(cat "$MODE_FILE" 2>/dev/null || echo unknown) persistence, RSS $((rss / 1024)) MiB, grpc=127.0.0.1:7114 tchannel=127.0.0.1:7104, log $LOG_FILE"
+		log "$state: pid $pid, $(cat "$MODE_FILE" 2>/dev/null || echo unknown) persistence, RSS $((rss / 1024)) MiB, grpc=127.0.0.1:$GRPC_PORT tchannel=127.0.0.1:$TCHANNEL_PORT, log $LOG_FILE"
 		return 0
 	fi
 	if frontend_answers; then
-		log "not started by this script, but 127.0.0.1:7114 is in use by another process"
+		log "not started by this script, but 127.0.0.1:$GRPC_PORT is in use by another process"
 	else
 		log "not running"
 	fi

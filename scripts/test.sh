@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # make test: services up, a fresh test database, the project's broker (per-device
 # identities, no anonymous client) on it, dev Cadence up (in memory), every module's tests.
+# The test stack is its own: dev Cadence cluster 1 (gRPC 8114), so make run (cluster 0)
+# can stay up meanwhile. OTA_DEVSERVER_CLUSTER=2 or 3 runs a further, separate test stack
+# (database ota_test_<n>, broker port 1884+n).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 
-TEST_DB=ota_test
-BROKER_DIR=.run/test-broker
-BROKER_PORT=1885
+export OTA_DEVSERVER_CLUSTER=${OTA_DEVSERVER_CLUSTER:-1}
+case $OTA_DEVSERVER_CLUSTER in
+1) TEST_DB=ota_test BROKER_DIR=.run/test-broker ;;
+2 | 3) TEST_DB=ota_test_$OTA_DEVSERVER_CLUSTER BROKER_DIR=.run/test-broker-$OTA_DEVSERVER_CLUSTER ;;
+*) echo "test: OTA_DEVSERVER_CLUSTER=$OTA_DEVSERVER_CLUSTER: want 1, 2 or 3 (0 is make run's)" >&2; exit 2 ;;
+esac
+BROKER_PORT=$((1884 + OTA_DEVSERVER_CLUSTER))
 DSN="host=127.0.0.1 port=5432 user=postgres dbname=$TEST_DB sslmode=disable"
 
 scripts/services.sh
@@ -27,6 +34,7 @@ rm -f "$BROKER_DIR/mosquitto.db"
 scripts/broker.sh start "$BROKER_DIR" "$BROKER_PORT" "$DSN"
 eval "$(scripts/broker.sh env "$BROKER_DIR")"
 export OTA_DATABASE_DSN="$DSN" OTA_IT_DATABASE="$TEST_DB"
+export OTA_CADENCE_FRONTEND_PORT=$((7114 + OTA_DEVSERVER_CLUSTER * 1000))
 
 if ! scripts/cadence-devserver.sh status >/dev/null 2>&1; then
   scripts/cadence-devserver.sh start memory

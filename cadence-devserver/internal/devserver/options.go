@@ -15,11 +15,21 @@ const (
 	PersistencePostgres = "postgres"
 )
 
-// Addresses are fixed by the onebox host for cluster 0.
-const (
-	FrontendGRPCAddr     = "127.0.0.1:7114"
-	FrontendTChannelAddr = "127.0.0.1:7104"
-)
+// MaxCluster is the highest cluster number the onebox host has ports for. Cluster n
+// listens on the ports of cluster 0 plus n×1000, so up to four servers (say, a demo and
+// a test run) share a machine.
+const MaxCluster = 3
+
+// portShift is how far each cluster number moves every onebox port.
+const portShift = 1000
+
+// FrontendGRPCAddr is the frontend's gRPC address for a cluster number.
+func FrontendGRPCAddr(cluster int) string { return fmt.Sprintf("127.0.0.1:%d", 7114+cluster*portShift) }
+
+// FrontendTChannelAddr is the frontend's TChannel address (Cadence Web, the CLI).
+func FrontendTChannelAddr(cluster int) string {
+	return fmt.Sprintf("127.0.0.1:%d", 7104+cluster*portShift)
+}
 
 // Options configures the dev server.
 type Options struct {
@@ -28,6 +38,8 @@ type Options struct {
 	Postgres    PostgresOptions
 	Shards      int
 	LogLevel    string
+	// Cluster picks the onebox port set (0 to MaxCluster).
+	Cluster int
 }
 
 // PostgresOptions locates the PostgreSQL server. Database holds the core
@@ -63,6 +75,9 @@ func (o *Options) Validate() error {
 		}
 	default:
 		return fmt.Errorf("-persistence %q: want sqlite, memory or postgres", o.Persistence)
+	}
+	if o.Cluster < 0 || o.Cluster > MaxCluster {
+		return fmt.Errorf("-cluster %d: want 0 to %d", o.Cluster, MaxCluster)
 	}
 	if o.Shards < 1 {
 		return fmt.Errorf("-shards must be at least 1, got %d", o.Shards)

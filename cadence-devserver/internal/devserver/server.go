@@ -62,7 +62,7 @@ func New(opts Options) (*Server, error) {
 // frontend serves requests or ctx ends. On error the caller should still call
 // Stop.
 func (s *Server) Start(ctx context.Context) error {
-	if err := CheckPorts(); err != nil {
+	if err := CheckPorts(s.opts.Cluster); err != nil {
 		return err
 	}
 	pcfg, err := s.preparePersistence(ctx)
@@ -109,7 +109,7 @@ func (s *Server) Start(ctx context.Context) error {
 					Enabled:                true,
 					InitialFailoverVersion: 0,
 					RPCName:                service.Frontend,
-					RPCAddress:             FrontendGRPCAddr,
+					RPCAddress:             FrontendGRPCAddr(s.opts.Cluster),
 					RPCTransport:           "grpc",
 				},
 			},
@@ -130,7 +130,7 @@ func (s *Server) Start(ctx context.Context) error {
 		DomainReplicationTaskExecutor: domain.NewReplicationTaskExecutor(
 			domainMgr, auditMgr, timeSource, s.logger, dynamicproperties.GetBoolPropertyFn(false)),
 		Logger:    s.logger,
-		ClusterNo: 0,
+		ClusterNo: s.opts.Cluster,
 		ArchiverMetadata: archiver.NewArchivalMetadata(
 			dynamicconfig.NewNopCollection(), "", false, "", false, &config.ArchivalDomainDefaults{}),
 		ArchiverProvider: provider.NewNoOpArchiverProvider(),
