@@ -179,28 +179,36 @@ func SameFile(a, b string) bool {
 // MachineBusy is the CPU time all CPUs spent not idle (user, nice, system, irq,
 // softirq, steal) since boot, from the first line of /proc/stat.
 func MachineBusy() (time.Duration, error) {
+	busy, _, err := MachineTimes()
+	return busy, err
+}
+
+// MachineTimes is the CPU time all CPUs spent busy (user, nice, system, irq, softirq,
+// steal) and in total (busy + idle + iowait) since boot, from the first line of
+// /proc/stat. Their deltas over an interval give the machine's CPU utilisation.
+func MachineTimes() (busy, total time.Duration, err error) {
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	line, _, _ := strings.Cut(string(raw), "\n")
 	f := strings.Fields(line)
 	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+		return 0, 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
 	}
-	var busy int64
+	var b, all int64
 	// user nice system idle iowait irq softirq steal; guest time is already in user.
 	for i, v := range f[1:9] {
-		if i == 3 || i == 4 {
-			continue // idle, iowait
-		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
 		}
-		busy += n
+		all += n
+		if i != 3 && i != 4 { // idle, iowait
+			b += n
+		}
 	}
-	return time.Duration(busy) * clockTick, nil
+	return time.Duration(b) * clockTick, time.Duration(all) * clockTick, nil
 }
 
 // ListeningPorts returns the TCP ports pid listens on (IPv4 and IPv6), found by

@@ -20,8 +20,12 @@ func (r *Results) Markdown() string {
 	r.header(w)
 	if hasCampaign(r.Runs) {
 		r.campaignTables(w)
+		r.progressTable(w)
+		r.historyTable(w)
+		r.postgresTables(w)
 	}
 	r.memoryTable(w)
+	r.scaleTable(w)
 	r.otherTables(w)
 	return b.String()
 }

@@ -23,31 +23,65 @@ func TestInt(t *testing.T) {
 }
 
 func TestEvaluateMarksTargets(t *testing.T) {
+	cpu := func(total float64) map[string]float64 { return map[string]float64{"server_total": total} }
 	runs := []Run{
-		{Name: "a-10", Devices: 10, Workers: 1, Persistence: "sqlite",
-			Campaign: &Campaign{DevicesPerMin: 2500, ExecuteMs: 9, CPUMsPerDevice: map[string]float64{}},
-			Small:    &SmallCampaigns{Size: 10, ExecuteMs: []float64{4, 5, 6}, ExecuteP50Ms: 5},
-			Status:   &StatusLoad{Clients: 50, Requests: 100, Latency: Latency{P99Ms: 30}}},
-		{Name: "b-10", Devices: 10, Workers: 2, Persistence: "sqlite",
-			Campaign: &Campaign{DevicesPerMin: 1000, ExecuteMs: 50, CPUMsPerDevice: map[string]float64{}}},
+		{Name: "sqlite-10", Scenario: "sqlite", Devices: 10, Workers: 1, Persistence: "sqlite",
+			Campaign: &Campaign{DevicesPerMin: 6500, ExecuteMs: 9, CPUMsPerDevice: cpu(14),
+				Progress: &Progress{FirstTenthPerMin: 6000, LastTenthPerMin: 5000, LastToFirst: 0.83}},
+			Small:  &SmallCampaigns{Size: 10, ExecuteMs: []float64{4, 5, 6}, ExecuteP50Ms: 5},
+			Status: &StatusLoad{Clients: 50, Requests: 100, Latency: Latency{P99Ms: 30}},
+			Raw:    &RawFanout{DevicesPerMin: 50000, Ratio: 0.13}},
+		{Name: "sqlite-2w-10", Scenario: "sqlite-2w", Devices: 10, Workers: 2, Persistence: "sqlite",
+			Campaign: &Campaign{DevicesPerMin: 1000, ExecuteMs: 50, CPUMsPerDevice: cpu(30)}},
+		{Name: "postgres-10", Scenario: "postgres", Devices: 10, Workers: 1, Persistence: "postgres",
+			Campaign: &Campaign{DevicesPerMin: 3000, ExecuteMs: 9, CPUMsPerDevice: cpu(25),
+				Progress: &Progress{FirstTenthPerMin: 3000, LastTenthPerMin: 1000, LastToFirst: 0.33}},
+			Raw: &RawFanout{DevicesPerMin: 50000, Ratio: 0.06}},
 	}
 	got := map[string]*bool{}
 	for _, c := range Evaluate(runs) {
 		got[c.Measure+"/"+c.Run] = c.Met
 	}
-	want := map[string]bool{
-		"Throughput, 10 devices/a-10":           true,
-		"Throughput, 10 devices/b-10":           false,
-		"Execute, 10-device campaign/a-10":      true,
-		"Status p99, 50 clients/a-10":           false,
-		"Execute p50, 10-device campaigns/a-10": true,
+	want := map[string]*bool{
+		"Throughput, 10 devices, sqlite/sqlite-10":                   met(true),
+		"Throughput, 10 devices, sqlite/sqlite-2w-10":                nil, // two workers: shown, not targeted
+		"Throughput, 10 devices, postgres/postgres-10":               met(false),
+		"Server CPU per device run, sqlite/sqlite-10":                met(true),
+		"Server CPU per device run, postgres/postgres-10":            met(false),
+		"Orchestrated ÷ raw fan-out, sqlite/sqlite-10":               met(true),
+		"Orchestrated ÷ raw fan-out, postgres/postgres-10":           met(false),
+		"No decay, 10 devices: last ÷ first tenth/sqlite-10":         met(true),
+		"No decay, 10 devices: last ÷ first tenth/postgres-10":       met(false),
+		"Execute, 10-device campaign/sqlite-10":                      met(true),
+		"Status p99, 50 clients/sqlite-10":                           met(false),
+		"Execute p50, 10-device campaigns/sqlite-10":                 met(true),
+		"2 workers ÷ 1 worker, 10 devices/sqlite-2w-10 vs sqlite-10": nil,
 	}
 	for k, w := range want {
-		if got[k] == nil || *got[k] != w {
-			t.Errorf("%s: met = %v, want %v", k, got[k], w)
+		g, ok := got[k]
+		switch {
+		case !ok:
+			t.Errorf("%s: no such check in %v", k, keys(got))
+		case (g == nil) != (w == nil) || g != nil && *g != *w:
+			t.Errorf("%s: met = %v, want %v", k, show(g), show(w))
 		}
 	}
-	if _, ok := got["2 workers ÷ 1 worker, 10 devices/b-10 vs a-10"]; !ok {
-		t.Errorf("no 1 vs 2 worker comparison in %v", got)
+}
+
+func keys(m map[string]*bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
 	}
+	return out
+}
+
+func show(b *bool) string {
+	if b == nil {
+		return "—"
+	}
+	if *b {
+		return "met"
+	}
+	return "not met"
 }

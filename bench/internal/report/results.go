@@ -45,6 +45,7 @@ type Run struct {
 	Status   *StatusLoad     `json:"status_load,omitempty"`
 	Raw      *RawFanout      `json:"raw_fanout,omitempty"`
 	Memory   *InFlightMemory `json:"in_flight_memory,omitempty"`
+	Scale    *Scale          `json:"scale,omitempty"`
 }
 
 // SmallCampaigns are campaigns of a few devices each, run one after another on an idle
@@ -75,6 +76,12 @@ type Campaign struct {
 	PausedSeconds float64 `json:"paused_seconds"`
 	// WorkerCounters are the workers' ota_* metrics at completion, summed.
 	WorkerCounters map[string]float64 `json:"worker_counters,omitempty"`
+	// Progress is the pace over time, runs in flight and the machine's CPU use.
+	Progress *Progress `json:"progress,omitempty"`
+	// History is what the campaign cost in Cadence histories.
+	History *HistoryCost `json:"history,omitempty"`
+	// Postgres is what PostgreSQL did meanwhile.
+	Postgres *Postgres `json:"postgres,omitempty"`
 }
 
 // StatusLoad is the latency of GET …/status under many concurrent clients.
@@ -169,4 +176,24 @@ func (r *Results) WriteJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// Scale is the API with one very large campaign in the database and no device runs: the
+// queries that grow with a campaign (status aggregate, dry run, device pages).
+type Scale struct {
+	Devices int `json:"devices"`
+	// States is the mix of device states the campaign's rows were given.
+	States map[string]int `json:"states"`
+	// CreateSeconds is POST /ota/campaigns with every device id in the body.
+	CreateSeconds float64 `json:"create_seconds"`
+	// Aggregate is the store's status aggregate (the query behind GET …/status), called
+	// directly, one after another: what one cache miss costs.
+	Aggregate Latency `json:"status_aggregate"`
+	// Status is GET …/status under many clients (answered from the shared cache).
+	Status *StatusLoad `json:"status_load,omitempty"`
+	// DryRun is POST …/dry-run, one after another.
+	DryRun        Latency `json:"dry_run"`
+	DryRunSamples int     `json:"dry_run_samples"`
+	// DevicesPage is GET …/devices?after_seq=… for pages spread over the campaign.
+	DevicesPage Latency `json:"devices_page"`
 }

@@ -129,21 +129,29 @@ func (e *env) campaign(ctx context.Context, label, firmwareID string, withLoad b
 		return nil, nil, err
 	}
 
+	watch := e.startPGWatch(ctx)
 	before := e.cpu()
 	t0 := time.Now()
-	if _, err := e.client.ExecuteCampaign(ctx, c.ID); err != nil {
+	tl := newTimeline(t0, e.spec.Devices)
+	if watch != nil {
+		watch.progress = tl
+	}
+	exec, err := e.client.ExecuteCampaign(ctx, c.ID)
+	if err != nil {
+		watch.stop()
 		return nil, nil, fmt.Errorf("execute: %w", err)
 	}
-	exec := time.Since(t0)
-	logf("%s: executed in %.1f ms", name, ms(exec))
+	execTook := time.Since(t0)
+	logf("%s: executed in %.1f ms", name, ms(execTook))
 	var load *statusLoad
 	if withLoad {
 		load = startStatusLoad(ctx, e.client, c.ID, e.opts.StatusClients, e.opts.StatusDuration)
 		logf("%s: %d clients calling status", name, e.opts.StatusClients)
 	}
-	wr, err := e.waitFull(ctx, c.ID, t0, load)
+	wr, err := e.waitFull(ctx, c.ID, t0, load, tl)
 	st, doneAt := wr.status, wr.at
 	after := e.cpu()
+	pg := watch.stop()
 	var loadRes *report.StatusLoad
 	if load != nil {
 		loadRes = load.stop(st.Finished, doneAt)
@@ -154,10 +162,10 @@ func (e *env) campaign(ctx context.Context, label, firmwareID string, withLoad b
 		return nil, loadRes, err
 	}
 	elapsed := doneAt.Sub(t0)
-	out := &report.Campaign{ID: c.ID, ExecuteMs: round(ms(exec), 2), Seconds: round(elapsed.Seconds(), 2),
+	out := &report.Campaign{ID: c.ID, ExecuteMs: round(ms(execTook), 2), Seconds: round(elapsed.Seconds(), 2),
 		DevicesPerMin: perMinute(e.spec.Devices, elapsed), State: st.State, Succeeded: st.Succeeded, Failed: st.Failed,
 		Counts: nonZero(st.StatusCounts), CPUMsPerDevice: perDevice(before, after, e.spec.Devices), StatusPollFails: wr.pollFails,
-		Pauses: wr.pauses, PausedSeconds: round(wr.paused.Seconds(), 1)}
+		Pauses: wr.pauses, PausedSeconds: round(wr.paused.Seconds(), 1), Progress: tl.summary(), Postgres: pg}
 	for _, w := range e.workers {
 		m, err := procstat.ReadMemory(w.PID())
 		if err != nil {
@@ -166,6 +174,16 @@ func (e *env) campaign(ctx context.Context, label, firmwareID string, withLoad b
 		out.WorkerPeakMiB = append(out.WorkerPeakMiB, mib(m.Peak))
 	}
 	out.WorkerCounters = e.workerCounters(ctx)
+	out.History = e.historyCost(ctx, c.ID, exec.RunID)
+	if p := out.Progress; p != nil {
+		logf("%s: first tenth %.0f/min, last tenth %.0f/min (ratio %.2f); mean in flight %.0f; CPU %.0f %%", name,
+			p.FirstTenthPerMin, p.LastTenthPerMin, p.LastToFirst, p.MeanInFlight, p.CPUUtilPct)
+	}
+	if h := out.History; h != nil {
+		logf("%s: device run %.1f events, %.1f decision tasks; campaign %.2f events, %.3f decision tasks per device "+
+			"(%d executions)", name, h.EventsPerRun, h.DecisionsPerRun, h.CampaignEventsPerDevice,
+			h.CampaignDecisionsPerDevice, h.CampaignRuns)
+	}
 	logf("%s: %q COMPLETED in %.1f s: %.0f devices/min, %d succeeded, %d failed; CPU ms/device %v", name, label,
 		out.Seconds, out.DevicesPerMin, out.Succeeded, out.Failed, out.CPUMsPerDevice)
 	if err := e.alive(); err != nil {
@@ -194,7 +212,7 @@ const pauseGap = 10 * time.Second
 
 // waitFull polls status until the campaign is COMPLETED at 100 %, failing on another
 // final state, on a stall, or when status keeps failing.
-func (e *env) waitFull(ctx context.Context, id string, t0 time.Time, load *statusLoad) (waitResult, error) {
+func (e *env) waitFull(ctx context.Context, id string, t0 time.Time, load *statusLoad, tl *timeline) (waitResult, error) {
 	name := e.spec.Name()
 	var r waitResult
 	lastFinished, lastChange := 0, t0
@@ -220,6 +238,7 @@ func (e *env) waitFull(ctx context.Context, id string, t0 time.Time, load *statu
 		}
 		failingSince = time.Time{}
 		r.status, r.at = st, now
+		tl.add(now, st)
 		if load != nil {
 			load.observe(st.Finished, now)
 		}
