@@ -11,6 +11,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/rollout"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -27,7 +28,7 @@ func (s *service) CreateCampaign(ctx context.Context, t model.Tenant, c NewCampa
 	if !model.IsUUID(c.FirmwareID) {
 		return model.Campaign{}, model.Fieldf("firmware_id", "must be a firmware id (UUID)")
 	}
-	if err := c.Rollout.Validate("rollout."); err != nil {
+	if err := rollout.Validate(c.Rollout, "rollout."); err != nil {
 		return model.Campaign{}, err
 	}
 	camp := model.Campaign{ID: uuid.NewString(), TenantID: t.ID, Name: c.Name, FirmwareID: c.FirmwareID,
@@ -43,11 +44,11 @@ func (s *service) CreateCampaign(ctx context.Context, t model.Tenant, c NewCampa
 		return model.Campaign{}, err
 	}
 	c.Rollout.Continuous = c.Continuous
-	rollout, err := json.Marshal(c.Rollout)
+	encoded, err := json.Marshal(c.Rollout)
 	if err != nil {
 		return model.Campaign{}, fmt.Errorf("encode rollout: %w", err)
 	}
-	camp.Rollout = rollout
+	camp.Rollout = encoded
 	out, err := s.store.CreateCampaign(ctx, camp, ids)
 	var missing *store.MissingDevicesError
 	if errors.As(err, &missing) {
@@ -180,7 +181,7 @@ func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id string
 	if err != nil {
 		return CampaignExecution{}, err
 	}
-	rollout, err := rolloutOf(c)
+	policy, err := rolloutOf(c)
 	if err != nil {
 		return CampaignExecution{}, err
 	}
@@ -193,12 +194,12 @@ func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id string
 		submitted = len(ids)
 	}
 	in := otaflow.CampaignInput{TenantID: t.ID, CampaignID: c.ID, Firmware: firmwareRef(fw), Policy: s.policy(false),
-		Rollout: rollout, MaxInFlight: rollout.MaxInFlight, ResolveTargets: c.Target != model.TargetDevices,
+		Rollout: policy, MaxInFlight: policy.MaxInFlight, ResolveTargets: c.Target != model.TargetDevices,
 		ContinuousRefresh: s.cfg.OTA.ContinuousRefresh, ChildrenPerRun: s.cfg.OTA.CampaignChildrenPerRun}
 	if in.MaxInFlight == 0 {
 		in.MaxInFlight = s.cfg.OTA.CampaignInFlight
 	}
-	in.FUOTA, in.LoRaWANPolicy = s.fuotaSettings(rollout.FUOTA)
+	in.FUOTA, in.LoRaWANPolicy = s.fuotaSettings(policy.FUOTA)
 	runID, err := s.workflows.StartCampaign(ctx, t.CadenceDomain, in)
 	if err != nil {
 		return CampaignExecution{}, err
@@ -330,7 +331,7 @@ func (s *service) DryRunCampaign(ctx context.Context, t model.Tenant, id string)
 	if err != nil {
 		return DryRun{}, err
 	}
-	rollout, err := rolloutOf(c)
+	policy, err := rolloutOf(c)
 	if err != nil {
 		return DryRun{}, err
 	}
@@ -348,47 +349,21 @@ func (s *service) DryRunCampaign(ctx context.Context, t model.Tenant, id string)
 	if err != nil {
 		return DryRun{}, err
 	}
-	byID := make(map[string]model.Device, len(devices))
-	for _, d := range devices {
-		byID[d.ID] = d
+	byID := make(map[string]*model.Device, len(devices))
+	for i := range devices {
+		byID[devices[i].ID] = &devices[i]
 	}
-	policy := s.policy(false)
-	ref := firmwareRef(fw)
-	now := time.Now()
-	out := DryRun{CampaignID: c.ID, Total: len(ids), Excluded: []DryRunDevice{}}
-	bounds := otaflow.WaveBounds(rollout.Waves, len(ids))
-	for w := range bounds {
-		dw := DryRunWave{Wave: w, Devices: []string{}, ConfirmOnly: []string{}}
-		if w < len(rollout.Waves) {
-			dw.Name = rollout.Waves[w].Name
-		}
-		out.Waves = append(out.Waves, dw)
-	}
-	wave := 0
+	candidates := make([]rollout.Candidate, len(ids))
 	for i, id := range ids {
-		for i >= bounds[wave] {
-			wave++
-		}
-		d, ok := byID[id]
-		if !ok {
-			out.Excluded = append(out.Excluded, DryRunDevice{DeviceID: id, Wave: wave, Reason: otaflow.ReasonDeviceNotFound})
-			continue
-		}
-		check := otaflow.EvaluateReadiness(d, ref, policy, now)
-		lorawan := d.Transport == model.TransportLoRaWAN
-		switch {
-		// A FUOTA deployment leaves out a LoRaWAN device whose uplinks name the target.
-		case lorawan && check.ReportsTarget && check.Reason != otaflow.ReasonHardwareMismatch:
-			out.Excluded = append(out.Excluded, DryRunDevice{DeviceID: id, Wave: wave, Reason: otaflow.ReasonAlreadyOnTarget})
-		case !check.Ready:
-			out.Excluded = append(out.Excluded, DryRunDevice{DeviceID: id, Wave: wave, Reason: check.Reason})
-		default:
-			out.Waves[wave].Devices = append(out.Waves[wave].Devices, id)
-			if check.ReportsTarget {
-				out.Waves[wave].ConfirmOnly = append(out.Waves[wave].ConfirmOnly, id)
-			}
-			out.Eligible++
-		}
+		candidates[i] = rollout.Candidate{ID: id, Device: byID[id]}
+	}
+	plan := rollout.DryRun(policy, candidates, firmwareRef(fw), s.policy(false), time.Now())
+	out := DryRun{CampaignID: c.ID, Total: plan.Total, Eligible: plan.Eligible, Excluded: make([]DryRunDevice, len(plan.Excluded))}
+	for _, w := range plan.Waves {
+		out.Waves = append(out.Waves, DryRunWave{Wave: w.Wave, Name: w.Name, Devices: w.Devices, ConfirmOnly: w.ConfirmOnly})
+	}
+	for i, e := range plan.Excluded {
+		out.Excluded[i] = DryRunDevice{DeviceID: e.DeviceID, Wave: e.Wave, Reason: e.Reason}
 	}
 	return out, nil
 }

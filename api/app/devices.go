@@ -12,6 +12,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/rollout"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -98,7 +99,7 @@ func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceI
 		return DeviceUpdateStarted{}, model.Fieldf("firmware_id", "must be a firmware id (UUID)")
 	}
 	overrides := otaflow.CampaignPolicy{Soak: req.Soak, SoakMaxReboots: req.SoakMaxReboots}
-	if err := overrides.Validate(""); err != nil {
+	if err := rollout.Validate(overrides, ""); err != nil {
 		return DeviceUpdateStarted{}, err
 	}
 	d, err := s.store.GetDevice(ctx, t.ID, deviceID)
@@ -120,7 +121,7 @@ func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceI
 		return s.startDeviceFUOTA(ctx, t, d, fw, allowDowngrade)
 	}
 	in := otaflow.UpdateDeviceInput{TenantID: t.ID, DeviceID: d.ID, Firmware: firmwareRef(fw),
-		Policy: overrides.DevicePolicy(s.policy(allowDowngrade))}
+		Policy: rollout.DevicePolicy(overrides, s.policy(allowDowngrade))}
 	runID, err := s.workflows.StartDeviceUpdate(ctx, t.CadenceDomain, in)
 	if err != nil {
 		return DeviceUpdateStarted{}, err

@@ -172,3 +172,5 @@ func (p FUOTAParams) Merge(defaults FUOTAParams) FUOTAParams {
 	}
 	return p
 }
+
+func fieldf(field, format string, args ...any) error { return model.Fieldf(field, format, args...) }

@@ -6,7 +6,6 @@ package campaign
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"go.uber.org/cadence"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/rollout"
 	"github.com/otaplane/ota/worker/localfirst"
 )
 
@@ -103,7 +103,7 @@ type run struct {
 	decisions      int
 	lastRefresh    time.Time
 	fuota          []fuotaGroup
-	window         otaflow.WindowState
+	window         rollout.WindowState
 }
 
 type retryItem struct {
@@ -208,15 +208,8 @@ func (r *run) start(ctx workflow.Context) error {
 		return fmt.Errorf("resolve targets: %w", err)
 	}
 	r.p.Total = total
-	r.p.Bounds = otaflow.WaveBounds(r.in.Rollout.Waves, total)
-	r.p.Waves = make([]otaflow.WaveStats, len(r.p.Bounds))
-	for i := range r.p.Waves {
-		r.p.Waves[i].Index = i
-		if i < len(r.in.Rollout.Waves) {
-			r.p.Waves[i].Name = r.in.Rollout.Waves[i].Name
-		}
-		r.p.Waves[i].Size = r.waveEnd(i) - r.waveStart(i)
-	}
+	r.p.Bounds = rollout.CutWaves(r.in.Rollout.Waves, total)
+	r.p.Waves = rollout.NewWaveStats(r.in.Rollout.Waves, r.p.Bounds)
 	// Every device knows its wave from the start, so per-wave status counts are right
 	// even for waves an abort or cancel never reaches.
 	for i := range r.p.Bounds {
@@ -236,12 +229,7 @@ func (r *run) childrenPerRun() int {
 	return defaultChildrenPerRun
 }
 
-func (r *run) waveStart(i int) int {
-	if i == 0 {
-		return 0
-	}
-	return r.p.Bounds[i-1]
-}
+func (r *run) waveStart(i int) int { return rollout.WaveStart(r.p.Bounds, i) }
 
 func (r *run) waveEnd(i int) int { return r.p.Bounds[i] }
 
@@ -329,19 +317,7 @@ func (r *run) waveIdle() bool {
 }
 
 func (r *run) gateOpen() bool {
-	if r.approved {
-		return true
-	}
-	g := r.in.Rollout.Gate
-	if g.Mode == otaflow.GateManual {
-		return false
-	}
-	w := r.p.Waves[r.p.Wave]
-	counted := w.Finished - w.Canceled
-	if counted == 0 {
-		return true
-	}
-	return float64(w.Succeeded)*100 >= g.SuccessThresholdPercent*float64(counted)
+	return rollout.GateOpen(r.in.Rollout.Gate, r.p.Waves[r.p.Wave], r.approved)
 }
 
 func (r *run) runningState() model.CampaignState {
@@ -447,14 +423,14 @@ func (r *run) refreshTargets(ctx workflow.Context) (time.Duration, error) {
 
 // windowAnswer is a recorded window evaluation (errors travel as text).
 type windowAnswer struct {
-	State otaflow.WindowState
+	State rollout.WindowState
 	Err   string
 }
 
 // windowAt says whether the maintenance window is open now. Evaluating it reads time-zone
 // data, so it runs as a side effect (recorded, not re-read on replay), and only when the
 // last answer has run out.
-func (r *run) windowAt(ctx workflow.Context) (otaflow.WindowState, error) {
+func (r *run) windowAt(ctx workflow.Context) (rollout.WindowState, error) {
 	now := workflow.Now(ctx)
 	if !r.window.Next.IsZero() && now.Before(r.window.Next) {
 		return r.window, nil
@@ -462,58 +438,34 @@ func (r *run) windowAt(ctx workflow.Context) (otaflow.WindowState, error) {
 	var res windowAnswer
 	w := *r.in.Rollout.Window
 	if err := workflow.SideEffect(ctx, func(workflow.Context) interface{} {
-		ws, err := w.At(now)
+		ws, err := rollout.WindowAt(w, now)
 		if err != nil {
 			return windowAnswer{Err: err.Error()}
 		}
 		return windowAnswer{State: ws}
 	}).Get(&res); err != nil {
-		return otaflow.WindowState{}, fmt.Errorf("maintenance window: %w", err)
+		return rollout.WindowState{}, fmt.Errorf("maintenance window: %w", err)
 	}
 	if res.Err != "" {
-		return otaflow.WindowState{}, fmt.Errorf("maintenance window: %s", res.Err)
+		return rollout.WindowState{}, fmt.Errorf("maintenance window: %s", res.Err)
 	}
 	r.window = res.State
 	return r.window, nil
 }
 
 // currentRate is the dispatch rate allowed now, per minute (0 = unlimited).
-func (r *run) currentRate() float64 {
-	rp := r.in.Rollout.Rate
-	if e := rp.Exponential; e != nil {
-		rate := float64(e.BasePerMinute) * math.Pow(e.IncrementFactor, float64(r.p.Succeeded/e.AfterSucceeded))
-		if e.MaxPerMinute > 0 {
-			rate = math.Min(rate, float64(e.MaxPerMinute))
-		}
-		return rate
-	}
-	return float64(rp.PerMinute)
-}
+func (r *run) currentRate() float64 { return rollout.Rate(r.in.Rollout.Rate, r.p.Succeeded) }
 
-// takeToken spends one dispatch from a token bucket refilled at the current rate (burst:
-// one second's worth). It returns 0 when a dispatch may go now, else how long to wait.
+// takeToken spends one dispatch from the token bucket. It returns 0 when a dispatch may
+// go now, else how long to wait.
 func (r *run) takeToken(ctx workflow.Context) time.Duration {
-	rate := r.currentRate()
-	if rate <= 0 {
-		return 0
-	}
-	now := workflow.Now(ctx)
-	perSec := rate / 60
-	r.p.RateTokens = math.Min(r.p.RateTokens+now.Sub(r.p.RateAt).Seconds()*perSec, math.Max(1, perSec))
-	r.p.RateAt = now
-	if r.p.RateTokens >= 1 {
-		r.p.RateTokens--
-		return 0
-	}
-	// Cadence timers have one-second resolution.
-	wait := time.Duration(math.Ceil((1 - r.p.RateTokens) / perSec * float64(time.Second)))
-	return max(wait, time.Second)
+	b, _, wait := rollout.Bucket{Tokens: r.p.RateTokens, At: r.p.RateAt}.Take(workflow.Now(ctx), r.currentRate(), 1)
+	r.p.RateTokens, r.p.RateAt = b.Tokens, b.At
+	return wait
 }
 
 func (r *run) refundToken() {
-	if r.currentRate() > 0 {
-		r.p.RateTokens++
-	}
+	r.p.RateTokens = rollout.Bucket{Tokens: r.p.RateTokens}.Refund(r.currentRate(), 1).Tokens
 }
 
 // next returns the next device to run: retries first, then the current wave in order.
@@ -554,7 +506,7 @@ func (r *run) next(ctx workflow.Context) (otaflow.CampaignDeviceRef, int, bool, 
 // dispatch starts one device's child run; its outcome arrives on r.done.
 func (r *run) dispatch(ref otaflow.CampaignDeviceRef, wave int) {
 	in := r.in
-	policy := in.Rollout.DevicePolicy(in.Policy)
+	policy := rollout.DevicePolicy(in.Rollout, in.Policy)
 	cctx := workflow.WithChildOptions(r.childCtx, workflow.ChildWorkflowOptions{
 		WorkflowID:                   otaflow.DeviceWorkflowID(ref.DeviceID),
 		ExecutionStartToCloseTimeout: policy.RunTimeout(),
@@ -638,8 +590,8 @@ func (r *run) onChildDone(ctx workflow.Context, d childDone) {
 	if d.Refused {
 		r.refused = append(r.refused, id)
 	}
-	ft := otaflow.FailureTypeOf(d.State)
-	if ft != "" && !d.Refused && !r.aborted && !r.canceled && r.attempts[id] < r.in.Rollout.Retry.For(ft) {
+	f := rollout.Finished{State: d.State, Retries: r.attempts[id], Refused: d.Refused}
+	if rollout.Retry(r.in.Rollout.Retry, f, r.aborted || r.canceled) {
 		r.attempts[id]++
 		req := otaflow.RetryDeviceRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, DeviceID: id}
 		if err := r.local(ctx, otaflow.ActivityRetryDevice, r.acts.RetryDevice, req, nil); err == nil {
@@ -648,7 +600,7 @@ func (r *run) onChildDone(ctx workflow.Context, d childDone) {
 			return
 		}
 	}
-	r.p.Waves[d.Wave].Record(d.State)
+	rollout.Record(&r.p.Waves[d.Wave], d.State)
 	if d.State == model.StateSucceeded {
 		r.p.Succeeded++
 	}
@@ -660,28 +612,16 @@ func (r *run) checkAbort(ctx workflow.Context) {
 	if r.aborted || r.canceled {
 		return
 	}
-	var all otaflow.WaveStats
-	for _, w := range r.p.Waves {
-		all.Finished += w.Finished - w.Canceled
-		all.Failed += w.Failed
-		all.TimedOut += w.TimedOut
-		all.Rejected += w.Rejected
+	reason := rollout.AbortReason(r.in.Rollout.Abort, r.p.Waves)
+	if reason == "" {
+		return
 	}
-	for _, rule := range r.in.Rollout.Abort.Rules {
-		if all.Finished == 0 || all.Finished < rule.MinFinished {
-			continue
-		}
-		failed := all.Failures(rule.FailureType)
-		if float64(failed)*100 > rule.ThresholdPercent*float64(all.Finished) {
-			r.aborted = true
-			r.p.Reason = fmt.Sprintf("%s failures %d of %d finished exceed %.1f%%", rule.FailureType, failed, all.Finished, rule.ThresholdPercent)
-			_ = r.setState(ctx, model.CampaignAborted, r.p.Reason)
-			r.retryQueue = nil
-			if r.in.Rollout.Abort.CancelInFlight {
-				r.cancelChildren()
-			}
-			return
-		}
+	r.aborted = true
+	r.p.Reason = reason
+	_ = r.setState(ctx, model.CampaignAborted, r.p.Reason)
+	r.retryQueue = nil
+	if r.in.Rollout.Abort.CancelInFlight {
+		r.cancelChildren()
 	}
 }
 

@@ -369,25 +369,3 @@ func (s *CampaignSuite) TestLargeCampaignContinuesAsNew() {
 	s.Len(s.started, defaultChildrenPerRun, "the first run drains exactly its share, then continues")
 	s.Equal([]model.CampaignState{model.CampaignRunning}, s.states, "not completed before the continuation")
 }
-
-func TestWaveBounds(t *testing.T) {
-	tests := []struct {
-		name  string
-		waves []otaflow.Wave
-		total int
-		want  []int
-	}{
-		{"no waves", nil, 10, []int{10}},
-		{"canary then percentages", []otaflow.Wave{{Count: 10}, {Percent: 10}, {Percent: 50}, {Percent: 100}}, 1000, []int{10, 100, 500, 1000}},
-		{"small fleet keeps a device per wave", []otaflow.Wave{{Percent: 1}, {Percent: 2}, {Percent: 100}}, 3, []int{1, 2, 3}},
-		{"count larger than fleet", []otaflow.Wave{{Count: 50}, {Percent: 100}}, 5, []int{5, 5}},
-		{"last wave runs to the end", []otaflow.Wave{{Count: 2}, {Percent: 40}}, 10, []int{2, 10}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := otaflow.WaveBounds(tt.waves, tt.total); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("WaveBounds = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/otaplane/ota/pkg/devicerun"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
@@ -121,7 +122,7 @@ func (a *Activities) Prepare(ctx context.Context, req PrepareRequest) (Prepared,
 			out.Rejected[i] = otaflow.ReasonDeviceNotFound
 			continue
 		}
-		check := otaflow.EvaluateReadiness(dev, in.Firmware, req.Policy, a.Now())
+		check := devicerun.Readiness(dev, in.Firmware, req.Policy, a.Now())
 		out.From[i] = check.CurrentVersion
 		switch {
 		case check.ReportsTarget && check.Reason != otaflow.ReasonHardwareMismatch:

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/otaplane/ota/pkg/devicerun"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/signing"
@@ -74,7 +75,7 @@ func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDevi
 	if err != nil {
 		return otaflow.ReadyCheck{}, err
 	}
-	return otaflow.EvaluateReadiness(d, in.Firmware, in.Policy, a.Now()), nil
+	return devicerun.Readiness(d, in.Firmware, in.Policy, a.Now()), nil
 }
 
 // SendMQTTCommand is send_mqtt_command: one command, QoS 1, on the device's command topic.

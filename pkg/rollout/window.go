@@ -1,4 +1,4 @@
-package otaflow
+package rollout
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
 )
 
 // WindowState is whether a maintenance window is open at a moment, and when that changes.
@@ -22,10 +23,11 @@ type WindowState struct {
 	Next time.Time
 }
 
-// At evaluates the window at now. It is a pure function of its inputs, so workflow code
-// may call it with workflow time.
-func (w MaintenanceWindow) At(now time.Time) (WindowState, error) {
-	sched, loc, err := w.parse()
+// WindowAt evaluates a maintenance window at now. It is a pure function of its inputs,
+// so workflow code may call it with workflow time (the campaign records its answer as a
+// side effect all the same: zone data is read once, never on replay).
+func WindowAt(w otaflow.MaintenanceWindow, now time.Time) (WindowState, error) {
+	sched, loc, err := parseWindow(w)
 	if err != nil {
 		return WindowState{}, err
 	}
@@ -41,7 +43,7 @@ func (w MaintenanceWindow) At(now time.Time) (WindowState, error) {
 	return WindowState{Open: false, Next: start}, nil
 }
 
-func (w MaintenanceWindow) parse() (cron.Schedule, *time.Location, error) {
+func parseWindow(w otaflow.MaintenanceWindow) (cron.Schedule, *time.Location, error) {
 	sched, err := parseCron(w.Cron)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cron %q: %w", w.Cron, err)
@@ -100,25 +102,25 @@ func parseWindowCron(expr string) error {
 // maxTimeZoneLen bounds a zone name; the longest IANA names are about 30 bytes.
 const maxTimeZoneLen = 64
 
-// Validate checks the window; field names are relative to prefix.
-func (w MaintenanceWindow) Validate(prefix string) error {
+// ValidateWindow checks a maintenance window; field names are relative to prefix.
+func ValidateWindow(w otaflow.MaintenanceWindow, prefix string) error {
 	if err := parseWindowCron(w.Cron); errors.Is(err, errNeverFires) {
-		return fieldf(prefix+"cron", "never fires (no such date)")
+		return model.Fieldf(prefix+"cron", "never fires (no such date)")
 	} else if err != nil {
-		return fieldf(prefix+"cron", "must be a 5-field cron expression such as \"0 2 * * *\" (no @ descriptors, no TZ= prefix: set time_zone): %v", err)
+		return model.Fieldf(prefix+"cron", "must be a 5-field cron expression such as \"0 2 * * *\" (no @ descriptors, no TZ= prefix: set time_zone): %v", err)
 	}
 	if w.TimeZone == "" {
-		return fieldf(prefix+"time_zone", "is required, e.g. \"Europe/Berlin\" or \"UTC\"")
+		return model.Fieldf(prefix+"time_zone", "is required, e.g. \"Europe/Berlin\" or \"UTC\"")
 	}
 	if err := model.ValidateText(prefix+"time_zone", w.TimeZone, maxTimeZoneLen); err != nil {
 		return err
 	}
 	// "Local" is whatever zone each worker's host is in.
 	if _, err := time.LoadLocation(w.TimeZone); err != nil || w.TimeZone == "Local" {
-		return fieldf(prefix+"time_zone", "unknown time zone %q (use an IANA name such as \"Europe/Berlin\", or \"UTC\")", w.TimeZone)
+		return model.Fieldf(prefix+"time_zone", "unknown time zone %q (use an IANA name such as \"Europe/Berlin\", or \"UTC\")", w.TimeZone)
 	}
 	if w.Duration.D() < time.Minute || w.Duration.D() > 7*24*time.Hour {
-		return fieldf(prefix+"duration", "must be between 1m and 168h")
+		return model.Fieldf(prefix+"duration", "must be between 1m and 168h")
 	}
 	return nil
 }

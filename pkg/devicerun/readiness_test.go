@@ -1,4 +1,4 @@
-package otaflow_test
+package devicerun_test
 
 import (
 	"testing"
@@ -6,11 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/otaplane/ota/pkg/devicerun"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 )
 
-func TestEvaluateReadiness(t *testing.T) {
+func TestReadiness(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	recent, stale := now.Add(-10*time.Second), now.Add(-time.Hour)
 	battery := func(p int) *int { return &p }
@@ -49,7 +50,7 @@ func TestEvaluateReadiness(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := policy
 			p.AllowDowngrade = tt.downgrade
-			assert.Equal(t, tt.want, otaflow.EvaluateReadiness(tt.device, fw, p, now))
+			assert.Equal(t, tt.want, devicerun.Readiness(tt.device, fw, p, now))
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package otaflow
+package rollout
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
 )
 
 // FuzzCampaignPolicy reads a rollout policy as the API does (strict JSON, then Validate).
@@ -36,13 +37,13 @@ func FuzzCampaignPolicy(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		var p CampaignPolicy
+		var p otaflow.CampaignPolicy
 		dec := json.NewDecoder(bytes.NewReader(doc))
 		dec.DisallowUnknownFields()
 		if dec.Decode(&p) != nil {
 			return
 		}
-		if err := p.Validate("rollout."); err != nil {
+		if err := Validate(p, "rollout."); err != nil {
 			var fe *model.FieldError
 			if !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "rollout.") {
 				t.Fatalf("error %v does not name a rollout field", err)
@@ -59,21 +60,21 @@ func FuzzCampaignPolicy(f *testing.F) {
 		if err != nil {
 			t.Fatalf("an accepted policy does not encode: %v", err)
 		}
-		var back CampaignPolicy
+		var back otaflow.CampaignPolicy
 		if err := json.Unmarshal(stored, &back); err != nil {
 			t.Fatalf("stored policy %s does not decode: %v", stored, err)
 		}
 		if !reflect.DeepEqual(normalized(p), normalized(back)) {
 			t.Fatalf("policy changed on its way through the database:\n%+v\n%+v", p, back)
 		}
-		if err := back.Validate("rollout."); err != nil {
+		if err := Validate(back, "rollout."); err != nil {
 			t.Fatalf("stored policy no longer validates: %v", err)
 		}
 	})
 }
 
 // normalized: an empty list and no list are the same policy (omitempty drops both).
-func normalized(p CampaignPolicy) CampaignPolicy {
+func normalized(p otaflow.CampaignPolicy) otaflow.CampaignPolicy {
 	if len(p.Waves) == 0 {
 		p.Waves = nil
 	}
@@ -84,14 +85,14 @@ func normalized(p CampaignPolicy) CampaignPolicy {
 }
 
 // checkWindow: an accepted window opens at some point and says when it next changes.
-func checkWindow(t *testing.T, w MaintenanceWindow) {
+func checkWindow(t *testing.T, w otaflow.MaintenanceWindow) {
 	t.Helper()
 	for _, now := range []time.Time{
 		time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), // a DST change in Europe
 		time.Date(2027, 12, 31, 23, 59, 59, 0, time.UTC),
 		time.Date(2030, 2, 28, 12, 0, 0, 0, time.UTC),
 	} {
-		st, err := w.At(now)
+		st, err := WindowAt(w, now)
 		if err != nil {
 			t.Fatalf("accepted window %+v cannot be evaluated at %s: %v", w, now, err)
 		}
@@ -103,9 +104,9 @@ func checkWindow(t *testing.T, w MaintenanceWindow) {
 
 // checkWaveBounds: waves end in dispatch order at the fleet's size, each of them with a
 // device while devices remain.
-func checkWaveBounds(t *testing.T, waves []Wave, total int) {
+func checkWaveBounds(t *testing.T, waves []otaflow.Wave, total int) {
 	t.Helper()
-	bounds := WaveBounds(waves, total)
+	bounds := CutWaves(waves, total)
 	if len(bounds) != max(1, len(waves)) {
 		t.Fatalf("%d waves give %d bounds", len(waves), len(bounds))
 	}
