@@ -17,7 +17,7 @@ import (
 
 	"github.com/otaplane/ota/api/app"
 	"github.com/otaplane/ota/api/httpapi"
-	"github.com/otaplane/ota/api/workflows"
+	"github.com/otaplane/ota/api/workflowclient"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/secretbox"
@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	wf := workflows.New(conn, cfg.Cadence)
+	wf := workflowclient.New(conn, cfg.Cadence)
 	keys := signing.New(st, secrets)
 	svc := app.New(st, wf, keys, cfg)
 	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg, keys),

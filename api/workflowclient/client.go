@@ -1,5 +1,7 @@
-// Package workflows implements app.Workflows on Cadence: start and query only.
-package workflows
+// Package workflowclient is the API's Cadence client: it implements app.Workflows by
+// starting, querying and signalling workflow runs (the workflows themselves run in the
+// worker).
+package workflowclient
 
 import (
 	"context"
@@ -81,29 +83,23 @@ func (c *Cadence) StartDeviceFUOTA(ctx context.Context, domain string, in otaflo
 	return c.startDeviceRun(ctx, domain, in.Devices[0].DeviceID, in.CampaignID, in.Params.RunBound(), otaflow.FUOTAWorkflow, in)
 }
 
-// startDeviceRun starts workflowType under the device's update id; a running update
-// answers UpdateInProgressError.
+// startDeviceRun starts workflowType under the device's update id, the way campaigns
+// start theirs (pkg/cadenceclient); a running update answers UpdateInProgressError.
 func (c *Cadence) startDeviceRun(ctx context.Context, domain, deviceID, campaignID string, bound time.Duration,
 	workflowType string, in interface{}) (string, error) {
 	ctx, cancel := c.rpc(ctx)
 	defer cancel()
 	wfID := otaflow.DeviceWorkflowID(deviceID)
-	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                              wfID,
-		TaskList:                        c.cfg.TaskList,
-		ExecutionStartToCloseTimeout:    bound,
-		DecisionTaskStartToCloseTimeout: otaflow.DecisionTimeout,
-		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyAllowDuplicate,
-		Memo:                            map[string]interface{}{otaflow.MemoCampaignID: campaignID},
-	}, workflowType, in)
-	var started *shared.WorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) {
+	runID, err := c.conn.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: domain, TaskList: c.cfg.TaskList,
+		WorkflowType: workflowType, WorkflowID: wfID, CampaignID: campaignID, Timeout: bound,
+		DecisionTimeout: otaflow.DecisionTimeout, Input: in})
+	if errors.Is(err, cadenceclient.ErrDeviceBusy) {
 		return "", c.inProgress(ctx, domain, wfID)
 	}
 	if err != nil {
 		return "", classify(err)
 	}
-	return exec.RunID, nil
+	return runID, nil
 }
 
 // inProgress names the running update (and its campaign, from the memo) for a 409.

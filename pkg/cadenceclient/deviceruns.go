@@ -1,0 +1,127 @@
+package cadenceclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/cadence/.gen/go/shared"
+	"go.uber.org/cadence/encoded"
+)
+
+// ErrDeviceBusy means another run holds the device's workflow id: one update at a time.
+var ErrDeviceBusy = errors.New("another update holds the device")
+
+// DeviceRun is one device's update run, started under the device's own workflow id so
+// that Cadence itself refuses a second concurrent update of the device.
+type DeviceRun struct {
+	Domain       string
+	TaskList     string
+	WorkflowType string
+	WorkflowID   string
+	// CampaignID goes into the memo: a refused second update can name what holds the device.
+	CampaignID string
+	Timeout    time.Duration
+	// DecisionTimeout bounds each decision task of the run.
+	DecisionTimeout time.Duration
+	Input           interface{}
+	// RequestID makes a start idempotent: starting again with the same id answers with
+	// the run the first start made, even if that run has ended since. Empty: a fresh id.
+	RequestID string
+}
+
+// memoCampaignID is the memo key; otaflow.MemoCampaignID names the same.
+const memoCampaignID = "campaign_id"
+
+var identity = func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%d@%s", os.Getpid(), host)
+}()
+
+// StartDeviceRun starts r and returns its run id. A run already holding the workflow id
+// under another request answers an error wrapping ErrDeviceBusy (and the
+// *shared.WorkflowExecutionAlreadyStartedError).
+func (c *Conn) StartDeviceRun(ctx context.Context, r DeviceRun) (string, error) {
+	dc := encoded.GetDefaultDataConverter()
+	input, err := dc.ToData(r.Input)
+	if err != nil {
+		return "", fmt.Errorf("encode %s input: %w", r.WorkflowType, err)
+	}
+	memo, err := dc.ToData(r.CampaignID)
+	if err != nil {
+		return "", fmt.Errorf("encode memo: %w", err)
+	}
+	requestID := r.RequestID
+	if requestID == "" {
+		requestID = uuid.NewString()
+	}
+	resp, err := c.Service.StartWorkflowExecution(ctx, &shared.StartWorkflowExecutionRequest{
+		Domain:                              &r.Domain,
+		WorkflowId:                          &r.WorkflowID,
+		WorkflowType:                        &shared.WorkflowType{Name: &r.WorkflowType},
+		TaskList:                            &shared.TaskList{Name: &r.TaskList},
+		Input:                               input,
+		ExecutionStartToCloseTimeoutSeconds: seconds(r.Timeout),
+		TaskStartToCloseTimeoutSeconds:      seconds(r.DecisionTimeout),
+		Identity:                            &identity,
+		RequestId:                           &requestID,
+		WorkflowIdReusePolicy:               shared.WorkflowIdReusePolicyAllowDuplicate.Ptr(),
+		Memo:                                &shared.Memo{Fields: map[string][]byte{memoCampaignID: memo}},
+	})
+	var started *shared.WorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return "", fmt.Errorf("%w: %w", ErrDeviceBusy, err)
+	}
+	if err != nil {
+		return "", err
+	}
+	return resp.GetRunId(), nil
+}
+
+// CancelRun asks a run to cancel. A run that has ended, or was asked already, is not an
+// error. An empty runID means the workflow's current run.
+func (c *Conn) CancelRun(ctx context.Context, domain, workflowID, runID string) error {
+	exec := &shared.WorkflowExecution{WorkflowId: &workflowID}
+	if runID != "" {
+		exec.RunId = &runID
+	}
+	err := c.Service.RequestCancelWorkflowExecution(ctx, &shared.RequestCancelWorkflowExecutionRequest{
+		Domain: &domain, WorkflowExecution: exec, Identity: &identity, RequestId: ptr(uuid.NewString()),
+	})
+	var (
+		gone      *shared.EntityNotExistsError
+		completed *shared.WorkflowExecutionAlreadyCompletedError
+		asked     *shared.CancellationAlreadyRequestedError
+	)
+	if err == nil || errors.As(err, &gone) || errors.As(err, &completed) || errors.As(err, &asked) {
+		return nil
+	}
+	return err
+}
+
+// RunClosed reports whether a run has ended (a run Cadence no longer knows has too). An
+// empty runID means the workflow's current run.
+func (c *Conn) RunClosed(ctx context.Context, domain, workflowID, runID string) (bool, error) {
+	exec := &shared.WorkflowExecution{WorkflowId: &workflowID}
+	if runID != "" {
+		exec.RunId = &runID
+	}
+	desc, err := c.Service.DescribeWorkflowExecution(ctx, &shared.DescribeWorkflowExecutionRequest{Domain: &domain,
+		Execution: exec})
+	var gone *shared.EntityNotExistsError
+	if errors.As(err, &gone) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return desc.GetWorkflowExecutionInfo().CloseStatus != nil, nil
+}
+
+func seconds(d time.Duration) *int32 {
+	s := int32(d / time.Second)
+	return &s
+}
