@@ -5,8 +5,9 @@ go 1.26.0
 require (
 	github.com/chirpstack/chirpstack/api/go/v4 v4.15.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
+	github.com/google/uuid v1.6.0
 	github.com/otaplane/ota/pkg v0.0.0
-	github.com/otaplane/ota/proto v0.0.0-00010101000000-000000000000
+	github.com/otaplane/ota/proto v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/cadence v1.3.1

@@ -323,8 +323,8 @@ type CampaignInput struct {
 	ResolveTargets bool
 	// ContinuousRefresh is how often a continuous campaign looks for new devices.
 	ContinuousRefresh time.Duration
-	// ChildrenPerRun is how many device runs one execution starts before it drains and
-	// continues as new, bounding its history (0 = the default).
+	// ChildrenPerRun is how many device runs one execution starts before it continues as
+	// new, bounding its history (0 = the default).
 	ChildrenPerRun int
 	// FUOTA is how LoRaWAN devices are updated (defaults merged with the rollout's), and
 	// LoRaWANPolicy their readiness rules (LoRaWAN devices speak rarely).
@@ -349,6 +349,13 @@ type CampaignProgress struct {
 	RateAt     time.Time
 	// FUOTASeq numbers the campaign's FUOTA deployments (their workflow ids).
 	FUOTASeq int
+	// A campaign that dispatches device runs in batches carries these across
+	// continue-as-new (it does not wait for its runs to finish first): InFlight were
+	// dispatched and their outcomes not collected yet, Retries wait for another run,
+	// Aborted stops dispatching for good.
+	InFlight int                 `json:",omitempty"`
+	Retries  []CampaignDeviceRef `json:",omitempty"`
+	Aborted  bool                `json:",omitempty"`
 }
 
 // CampaignDevicePage is one page of a campaign's devices in dispatch order.
@@ -361,6 +368,7 @@ type CampaignDevicePage struct {
 type CampaignDeviceRef struct {
 	Seq             int
 	DeviceID        string
+	Wave            int             `json:",omitempty"`
 	Transport       model.Transport `json:",omitempty"`
 	DevEUI          string          `json:",omitempty"`
 	DeviceProfileID string          `json:",omitempty"`

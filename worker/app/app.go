@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), LinkTTL: cfg.Firmware.URLTTL,
 		Manifests: signing.New(st, secrets),
 	}
-	campaignActs := &campaign.Activities{Store: st}
+	campaignActs := &campaign.Activities{Store: st, Runs: conn, TaskList: cfg.Cadence.TaskList}
 	chirpClients := chirpstack.NewClients(cfg.LoRaWAN.AllowLocalAddresses)
 	defer chirpClients.Close()
 	fuotaActs := &fuota.Activities{Store: st, Clients: chirpClients, MaxPayload: cfg.OTA.FUOTAMaxPayload,

@@ -2,11 +2,15 @@ package campaign
 
 import (
 	"context"
+	"time"
 
 	"go.uber.org/cadence/activity"
 	"go.uber.org/cadence/workflow"
 
+	"github.com/otaplane/ota/pkg/cadenceclient"
+	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/store"
 )
 
 // CampaignStore is the part of the store the campaign activities use.
@@ -17,11 +21,30 @@ type CampaignStore interface {
 	ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error)
 	AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error
 	RetryCampaignDevice(ctx context.Context, r otaflow.RetryDeviceRequest) error
+
+	CampaignDispatchRows(ctx context.Context, tenantID, campaignID string, retry []int, afterSeq, toSeq, limit int) ([]store.DispatchRow, error)
+	RecordDispatch(ctx context.Context, tenantID, campaignID string, started []store.StartedRun, refused []string,
+		refusedState model.DeviceState, reason string) error
+	RecordGroupDispatch(ctx context.Context, tenantID, campaignID string, deviceIDs []string, workflowID string) error
+	CollectOutcomes(ctx context.Context, tenantID, campaignID, ackID string, limit int) ([]otaflow.DeviceOutcome, error)
+	RunsInFlight(ctx context.Context, tenantID, campaignID string, idleFor time.Duration, limit int) ([]store.RunRef, error)
+	EndRuns(ctx context.Context, tenantID, campaignID string, runs []store.RunRef, state model.DeviceState, reason string) error
+	RetryCampaignDevices(ctx context.Context, tenantID, campaignID string, deviceIDs []string) error
+}
+
+// RunStarter starts, cancels and looks at runs in Cadence (pkg/cadenceclient.Conn).
+type RunStarter interface {
+	StartDeviceRun(ctx context.Context, r cadenceclient.DeviceRun) (string, error)
+	CancelRun(ctx context.Context, domain, workflowID, runID string) error
+	RunClosed(ctx context.Context, domain, workflowID, runID string) (bool, error)
 }
 
 // Activities holds the campaign activities' dependencies.
 type Activities struct {
 	Store CampaignStore
+	// Runs starts the device runs a campaign dispatches, on TaskList.
+	Runs     RunStarter
+	TaskList string
 }
 
 // ListCampaignDevices is list_campaign_devices: the next page in dispatch order.
@@ -50,10 +73,23 @@ func (a *Activities) AssignWave(ctx context.Context, r otaflow.AssignWaveRequest
 	return a.Store.AssignWave(ctx, r)
 }
 
-// RetryDevice is retry_campaign_device.
+// RetryDevice is retry_campaign_device (campaigns of the child-workflow kind).
 func (a *Activities) RetryDevice(ctx context.Context, r otaflow.RetryDeviceRequest) error {
 	return a.Store.RetryCampaignDevice(ctx, r)
 }
+
+// RetryDevices is retry_campaign_devices.
+func (a *Activities) RetryDevices(ctx context.Context, r otaflow.RetryDevicesRequest) error {
+	return a.Store.RetryCampaignDevices(ctx, r.TenantID, r.CampaignID, r.DeviceIDs)
+}
+
+// RecordDispatch is record_campaign_dispatch.
+func (a *Activities) RecordDispatch(ctx context.Context, r otaflow.RecordDispatchRequest) error {
+	return a.Store.RecordGroupDispatch(ctx, r.TenantID, r.CampaignID, r.DeviceIDs, r.WorkflowID)
+}
+
+// domain is the Cadence domain of the calling workflow: device runs go beside it.
+func domain(ctx context.Context) string { return activity.GetInfo(ctx).WorkflowDomain }
 
 // Registry is what a Cadence worker (or test environment) registers on.
 type Registry interface {
@@ -74,6 +110,11 @@ func Register(r Registry, a *Activities) {
 		{otaflow.ActivityResolveTargets, a.ResolveTargets},
 		{otaflow.ActivityAssignWave, a.AssignWave},
 		{otaflow.ActivityRetryDevice, a.RetryDevice},
+		{otaflow.ActivityDispatchDeviceRuns, a.DispatchDeviceRuns},
+		{otaflow.ActivityCollectOutcomes, a.CollectOutcomes},
+		{otaflow.ActivityCancelDeviceRuns, a.CancelDeviceRuns},
+		{otaflow.ActivityRecordDispatch, a.RecordDispatch},
+		{otaflow.ActivityRetryDevices, a.RetryDevices},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}

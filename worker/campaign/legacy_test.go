@@ -18,9 +18,10 @@ import (
 	"github.com/otaplane/ota/pkg/otaflow"
 )
 
-// CampaignSuite runs OTA_CAMPAIGN against mocked activities and mocked device runs whose
-// outcome (and duration) each test chooses per device.
-type CampaignSuite struct {
+// ChildCampaignSuite runs OTA_CAMPAIGN as campaigns that began before batch dispatch
+// replay it — one child run per device — against mocked activities and stand-in device
+// runs whose outcome (and duration) each test chooses per device.
+type ChildCampaignSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
@@ -38,11 +39,11 @@ type CampaignSuite struct {
 	peak      int
 }
 
-func TestCampaignSuite(t *testing.T) { suite.Run(t, new(CampaignSuite)) }
+func TestChildCampaignSuite(t *testing.T) { suite.Run(t, new(ChildCampaignSuite)) }
 
 func deviceID(seq int) string { return fmt.Sprintf("dev-%05d", seq) }
 
-func (s *CampaignSuite) SetupTest() {
+func (s *ChildCampaignSuite) SetupTest() {
 	s.SetLogger(zap.NewNop())
 	s.env = s.NewTestWorkflowEnvironment()
 	Register(s.env, &Activities{})
@@ -62,6 +63,7 @@ func (s *CampaignSuite) SetupTest() {
 		}
 		return otaflow.UpdateDeviceResult{State: st}, nil
 	}, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
+	s.env.OnGetVersion(changeBatchDispatch, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	s.env.OnActivity(otaflow.ActivityResolveTargets, mock.Anything, mock.Anything).Return(
 		func(context.Context, otaflow.ResolveTargetsRequest) (int, error) { return s.devices, nil }).Maybe()
 	s.env.OnActivity(otaflow.ActivityListCampaignDevices, mock.Anything, mock.Anything).Return(
@@ -101,7 +103,7 @@ func input(maxInFlight int, rollout otaflow.CampaignPolicy) otaflow.CampaignInpu
 		Firmware: otaflow.FirmwareRef{ID: "fw", Version: "1.0.0"}, ContinuousRefresh: time.Minute}
 }
 
-func (s *CampaignSuite) result() otaflow.CampaignRunState {
+func (s *ChildCampaignSuite) result() otaflow.CampaignRunState {
 	s.True(s.env.IsWorkflowCompleted())
 	s.Require().NoError(s.env.GetWorkflowError())
 	var st otaflow.CampaignRunState
@@ -109,7 +111,7 @@ func (s *CampaignSuite) result() otaflow.CampaignRunState {
 	return st
 }
 
-func (s *CampaignSuite) query() otaflow.CampaignRunState {
+func (s *ChildCampaignSuite) query() otaflow.CampaignRunState {
 	v, err := s.env.QueryWorkflow(otaflow.QueryState)
 	s.Require().NoError(err)
 	var st otaflow.CampaignRunState
@@ -117,13 +119,13 @@ func (s *CampaignSuite) query() otaflow.CampaignRunState {
 	return st
 }
 
-func (s *CampaignSuite) signal(at time.Duration, a otaflow.ControlAction) {
+func (s *ChildCampaignSuite) signal(at time.Duration, a otaflow.ControlAction) {
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(otaflow.SignalCampaignControl, otaflow.CampaignControl{Action: a, Reason: "test"})
 	}, at)
 }
 
-func (s *CampaignSuite) TestDispatchesEveryDeviceWithinConcurrencyLimit() {
+func (s *ChildCampaignSuite) TestDispatchesEveryDeviceWithinConcurrencyLimit() {
 	s.devices = 7
 	s.env.ExecuteWorkflow(otaflow.CampaignWorkflow, input(3, otaflow.CampaignPolicy{}))
 	st := s.result()
@@ -135,7 +137,7 @@ func (s *CampaignSuite) TestDispatchesEveryDeviceWithinConcurrencyLimit() {
 	s.Equal([]model.CampaignState{model.CampaignRunning, model.CampaignCompleted}, s.states)
 }
 
-func (s *CampaignSuite) TestWavesAdvanceWhenGatePasses() {
+func (s *ChildCampaignSuite) TestWavesAdvanceWhenGatePasses() {
 	s.devices = 20
 	rollout := otaflow.CampaignPolicy{
 		Waves: []otaflow.Wave{{Name: "canary", Count: 2}, {Percent: 50}, {Percent: 100}},
@@ -157,7 +159,7 @@ func (s *CampaignSuite) TestWavesAdvanceWhenGatePasses() {
 	s.True(s.startedAt[2].After(s.startedAt[1]))
 }
 
-func (s *CampaignSuite) TestFailedGateWaitsForApproval() {
+func (s *ChildCampaignSuite) TestFailedGateWaitsForApproval() {
 	s.devices = 4
 	s.outcome = func(id string, _ int) (model.DeviceState, time.Duration) {
 		if id == deviceID(1) {
@@ -181,7 +183,7 @@ func (s *CampaignSuite) TestFailedGateWaitsForApproval() {
 	s.Contains(s.states, model.CampaignWaitingApproval)
 }
 
-func (s *CampaignSuite) TestManualGateAlwaysWaits() {
+func (s *ChildCampaignSuite) TestManualGateAlwaysWaits() {
 	s.devices = 3
 	rollout := otaflow.CampaignPolicy{Waves: []otaflow.Wave{{Count: 1}, {Percent: 100}},
 		Gate: otaflow.GatePolicy{Mode: otaflow.GateManual}}
@@ -192,7 +194,7 @@ func (s *CampaignSuite) TestManualGateAlwaysWaits() {
 	s.Len(s.started, 3)
 }
 
-func (s *CampaignSuite) TestFailingCanaryAbortsTheRest() {
+func (s *ChildCampaignSuite) TestFailingCanaryAbortsTheRest() {
 	s.devices = 50
 	s.outcome = func(id string, _ int) (model.DeviceState, time.Duration) {
 		return model.StateFailed, time.Second
@@ -213,7 +215,7 @@ func (s *CampaignSuite) TestFailingCanaryAbortsTheRest() {
 	s.Equal(otaflow.ReasonCampaignAborted, last.Reason)
 }
 
-func (s *CampaignSuite) TestAbortWaitsForMinimumFinished() {
+func (s *ChildCampaignSuite) TestAbortWaitsForMinimumFinished() {
 	s.devices = 6
 	s.outcome = func(id string, _ int) (model.DeviceState, time.Duration) {
 		if id == deviceID(1) {
@@ -227,7 +229,7 @@ func (s *CampaignSuite) TestAbortWaitsForMinimumFinished() {
 	s.Equal(model.CampaignCompleted, s.result().State, "1 of 1 timed out, but fewer than 4 had finished")
 }
 
-func (s *CampaignSuite) TestAbortCancelsInFlightWhenAsked() {
+func (s *ChildCampaignSuite) TestAbortCancelsInFlightWhenAsked() {
 	s.devices = 10
 	s.outcome = func(id string, _ int) (model.DeviceState, time.Duration) {
 		if id == deviceID(1) {
@@ -244,7 +246,7 @@ func (s *CampaignSuite) TestAbortCancelsInFlightWhenAsked() {
 	s.Equal(3, st.Waves[0].Canceled, "the in-flight runs were canceled, not left to finish")
 }
 
-func (s *CampaignSuite) TestPauseThenResume() {
+func (s *ChildCampaignSuite) TestPauseThenResume() {
 	s.devices = 6
 	s.outcome = func(string, int) (model.DeviceState, time.Duration) { return model.StateSucceeded, 10 * time.Second }
 	s.signal(5*time.Second, otaflow.ControlPause)
@@ -262,7 +264,7 @@ func (s *CampaignSuite) TestPauseThenResume() {
 	s.Equal([]model.CampaignState{model.CampaignRunning, model.CampaignPaused, model.CampaignRunning, model.CampaignCompleted}, s.states)
 }
 
-func (s *CampaignSuite) TestCancelMidWave() {
+func (s *ChildCampaignSuite) TestCancelMidWave() {
 	s.devices = 10
 	s.outcome = func(string, int) (model.DeviceState, time.Duration) { return model.StateSucceeded, time.Hour }
 	s.signal(time.Minute, otaflow.ControlCancel)
@@ -277,7 +279,7 @@ func (s *CampaignSuite) TestCancelMidWave() {
 	s.Equal(model.StateCanceled, last.State)
 }
 
-func (s *CampaignSuite) TestRetryBudgetByFailureType() {
+func (s *ChildCampaignSuite) TestRetryBudgetByFailureType() {
 	s.devices = 3
 	s.outcome = func(id string, attempt int) (model.DeviceState, time.Duration) {
 		switch id {
@@ -307,7 +309,7 @@ func (s *CampaignSuite) TestRetryBudgetByFailureType() {
 	s.Equal(1, w.Rejected)
 }
 
-func (s *CampaignSuite) TestMaintenanceWindowHoldsDispatch() {
+func (s *ChildCampaignSuite) TestMaintenanceWindowHoldsDispatch() {
 	s.devices = 2
 	start := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC) // window opens daily 02:00–03:00 UTC
 	s.env.SetStartTime(start)
@@ -325,7 +327,7 @@ func (s *CampaignSuite) TestMaintenanceWindowHoldsDispatch() {
 	}
 }
 
-func (s *CampaignSuite) TestFixedRatePacesDispatch() {
+func (s *ChildCampaignSuite) TestFixedRatePacesDispatch() {
 	s.devices = 5
 	rollout := otaflow.CampaignPolicy{Rate: otaflow.RatePolicy{PerMinute: 2}}
 	s.env.ExecuteWorkflow(otaflow.CampaignWorkflow, input(100, rollout))
@@ -335,7 +337,7 @@ func (s *CampaignSuite) TestFixedRatePacesDispatch() {
 	s.GreaterOrEqual(span, 2*time.Minute-time.Second, "5 dispatches at 2/min take about 2 minutes")
 }
 
-func (s *CampaignSuite) TestExponentialRateGrowsWithSuccess() {
+func (s *ChildCampaignSuite) TestExponentialRateGrowsWithSuccess() {
 	s.devices = 12
 	rollout := otaflow.CampaignPolicy{Rate: otaflow.RatePolicy{Exponential: &otaflow.ExponentialRate{
 		BasePerMinute: 1, IncrementFactor: 4, AfterSucceeded: 2}}}
@@ -347,7 +349,7 @@ func (s *CampaignSuite) TestExponentialRateGrowsWithSuccess() {
 	s.Less(later, first, "gaps shrink as successes raise the rate")
 }
 
-func (s *CampaignSuite) TestContinuousCampaignPicksUpNewDevices() {
+func (s *ChildCampaignSuite) TestContinuousCampaignPicksUpNewDevices() {
 	s.devices = 2
 	s.env.RegisterDelayedCallback(func() { s.devices = 4 }, 10*time.Minute)
 	s.signal(30*time.Minute, otaflow.ControlCancel)
@@ -360,7 +362,7 @@ func (s *CampaignSuite) TestContinuousCampaignPicksUpNewDevices() {
 	s.ElementsMatch([]string{deviceID(1), deviceID(2), deviceID(3), deviceID(4)}, s.started)
 }
 
-func (s *CampaignSuite) TestLargeCampaignContinuesAsNew() {
+func (s *ChildCampaignSuite) TestLargeCampaignContinuesAsNew() {
 	s.devices = defaultChildrenPerRun + 3*pageSize
 	s.env.ExecuteWorkflow(otaflow.CampaignWorkflow, input(200, otaflow.CampaignPolicy{}))
 	s.True(s.env.IsWorkflowCompleted())

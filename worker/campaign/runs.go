@@ -1,0 +1,245 @@
+package campaign
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/google/uuid"
+
+	"github.com/otaplane/ota/pkg/cadenceclient"
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/rollout"
+	"github.com/otaplane/ota/pkg/store"
+)
+
+// startParallel is how many device runs one dispatch starts at a time, and
+// describeParallel how many runs a sweep or a cancel looks at at a time.
+const (
+	startParallel    = 16
+	describeParallel = 8
+	// sweepLimit bounds the runs one sweep looks at.
+	sweepLimit = 200
+)
+
+// requestNamespace makes the start request ids of campaign dispatches.
+var requestNamespace = uuid.MustParse("6f0d9c52-3c1e-4f63-9a54-0c3b8e2d7a10")
+
+// runRequestID is the start request id of a device's attempt in a campaign: the same on
+// every retry of the dispatch, so Cadence answers a repeated start with the run the
+// first one made instead of starting another.
+func runRequestID(campaignID, deviceID string, attempt int) string {
+	return uuid.NewSHA1(requestNamespace, fmt.Appendf(nil, "%s/%s/%d", campaignID, deviceID, attempt)).String()
+}
+
+// DispatchDeviceRuns is dispatch_device_runs: it starts the device runs of the retried
+// devices, then of the next devices of the wave, and records them. A device another
+// update holds is recorded REJECTED (update_in_progress); a device an earlier attempt
+// dispatched counts as dispatched again without a second run. LoRaWAN devices are
+// returned unstarted, for their wave's FUOTA deployment.
+func (a *Activities) DispatchDeviceRuns(ctx context.Context, req otaflow.DispatchRequest) (otaflow.DispatchResult, error) {
+	retry := make([]int, len(req.Retries))
+	for i, ref := range req.Retries {
+		retry[i] = ref.Seq
+	}
+	rows, err := a.Store.CampaignDispatchRows(ctx, req.TenantID, req.CampaignID, retry, req.AfterSeq, req.ToSeq, req.Limit)
+	if err != nil {
+		return otaflow.DispatchResult{}, err
+	}
+	res := otaflow.DispatchResult{AfterSeq: req.AfterSeq}
+	perWave := map[int]int{}
+	read := 0 // rows after AfterSeq
+	var toStart []store.DispatchRow
+	for _, row := range rows {
+		if row.Seq > req.AfterSeq {
+			read++
+			res.AfterSeq = max(res.AfterSeq, row.Seq)
+		}
+		switch {
+		case row.Dispatched:
+			if row.Transport != model.TransportLoRaWAN {
+				perWave[row.Wave]++ // an earlier attempt of this dispatch started it
+			}
+		case row.State != model.StatePending:
+			// Finished before this kind of dispatch (a campaign that began with child runs).
+		case row.Transport == model.TransportLoRaWAN:
+			res.LoRaWAN = append(res.LoRaWAN, row.CampaignDeviceRef)
+		default:
+			perWave[row.Wave]++
+			toStart = append(toStart, row)
+		}
+	}
+	// Fewer rows than asked for: the rest of the wave is gone (devices deleted meanwhile).
+	if read < req.Limit-len(req.Retries) {
+		res.AfterSeq = max(res.AfterSeq, req.ToSeq)
+	}
+	started, refused, err := a.start(ctx, req, toStart)
+	// Whatever started is recorded even when some starts failed: the retry finds it.
+	if rerr := a.Store.RecordDispatch(ctx, req.TenantID, req.CampaignID, started, refused, model.StateRejected,
+		otaflow.ReasonUpdateInProgress); rerr != nil {
+		return otaflow.DispatchResult{}, errors.Join(err, rerr)
+	}
+	if err != nil {
+		return otaflow.DispatchResult{}, err
+	}
+	res.Refused = len(refused)
+	for _, w := range slices.Sorted(maps.Keys(perWave)) {
+		res.Dispatched = append(res.Dispatched, otaflow.WaveCount{Wave: w, N: perWave[w]})
+	}
+	return res, nil
+}
+
+// start starts the runs of rows, startParallel at a time. It returns the runs started
+// and the devices refused; an error is the first start that failed otherwise.
+func (a *Activities) start(ctx context.Context, req otaflow.DispatchRequest, rows []store.DispatchRow) ([]store.StartedRun, []string, error) {
+	dom := domain(ctx)
+	var (
+		mu       sync.Mutex
+		started  []store.StartedRun
+		refused  []string
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan store.DispatchRow)
+	for range min(startParallel, len(rows)) {
+		wg.Go(func() {
+			for row := range work {
+				wfID := otaflow.DeviceWorkflowID(row.DeviceID)
+				in := otaflow.UpdateDeviceInput{TenantID: req.TenantID, DeviceID: row.DeviceID, CampaignID: req.CampaignID,
+					Firmware: req.Firmware, Policy: req.Policy}
+				runID, err := a.Runs.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: dom, TaskList: a.TaskList,
+					WorkflowType: otaflow.UpdateDeviceWorkflow, WorkflowID: wfID, CampaignID: req.CampaignID,
+					Timeout: req.Policy.RunTimeout(), DecisionTimeout: otaflow.DecisionTimeout, Input: in,
+					RequestID: runRequestID(req.CampaignID, row.DeviceID, row.Attempts)})
+				mu.Lock()
+				switch {
+				case err == nil:
+					started = append(started, store.StartedRun{DeviceID: row.DeviceID, WorkflowID: wfID, RunID: runID})
+				case errors.Is(err, cadenceclient.ErrDeviceBusy):
+					refused = append(refused, row.DeviceID)
+				case firstErr == nil:
+					firstErr = fmt.Errorf("start run of %s: %w", row.DeviceID, err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, row := range rows {
+		work <- row
+	}
+	close(work)
+	wg.Wait()
+	return started, refused, firstErr
+}
+
+// CollectOutcomes is collect_campaign_outcomes: it acknowledges the outcomes recorded
+// since the last collection (repeatable with the same acknowledgement id) and sums them
+// up; failures come one by one, for the retry rules. It may first sweep the runs in
+// flight that ended without recording an outcome.
+func (a *Activities) CollectOutcomes(ctx context.Context, req otaflow.CollectRequest) (otaflow.CollectResult, error) {
+	if req.SweepIdle > 0 {
+		if err := a.sweep(ctx, req); err != nil {
+			return otaflow.CollectResult{}, err
+		}
+	}
+	outcomes, err := a.Store.CollectOutcomes(ctx, req.TenantID, req.CampaignID, req.AckID, req.Limit)
+	if err != nil {
+		return otaflow.CollectResult{}, err
+	}
+	res := otaflow.CollectResult{More: len(outcomes) >= req.Limit}
+	counts := map[otaflow.OutcomeCount]int{}
+	for _, o := range outcomes {
+		if rollout.FailureTypeOf(o.State) != "" {
+			res.Failures = append(res.Failures, o)
+			continue
+		}
+		counts[otaflow.OutcomeCount{Wave: o.Wave, State: o.State}]++
+	}
+	for k, n := range counts {
+		k.N = n
+		res.Counts = append(res.Counts, k)
+	}
+	slices.SortFunc(res.Counts, func(x, y otaflow.OutcomeCount) int {
+		return cmp.Or(cmp.Compare(x.Wave, y.Wave), cmp.Compare(x.State, y.State))
+	})
+	slices.SortFunc(res.Failures, func(x, y otaflow.DeviceOutcome) int { return cmp.Compare(x.Seq, y.Seq) })
+	return res, nil
+}
+
+// sweep ends, as CANCELED, the runs in flight idle for req.SweepIdle whose workflow has
+// closed without recording an outcome: timed out at Cadence's bound, or terminated.
+func (a *Activities) sweep(ctx context.Context, req otaflow.CollectRequest) error {
+	runs, err := a.Store.RunsInFlight(ctx, req.TenantID, req.CampaignID, req.SweepIdle, sweepLimit)
+	if err != nil || len(runs) == 0 {
+		return err
+	}
+	ended, err := a.each(ctx, runs, func(ctx context.Context, dom string, r store.RunRef) (bool, error) {
+		return a.Runs.RunClosed(ctx, dom, r.WorkflowID, r.RunID)
+	})
+	if err != nil || len(ended) == 0 {
+		return err
+	}
+	return a.Store.EndRuns(ctx, req.TenantID, req.CampaignID, ended, model.StateCanceled, otaflow.ReasonRunEnded)
+}
+
+// CancelDeviceRuns is cancel_device_runs: every run the campaign has in flight is asked
+// to cancel (each records CANCELED and the campaign collects it). It returns how many.
+func (a *Activities) CancelDeviceRuns(ctx context.Context, req otaflow.CancelRunsRequest) (int, error) {
+	runs, err := a.Store.RunsInFlight(ctx, req.TenantID, req.CampaignID, 0, 0)
+	if err != nil {
+		return 0, err
+	}
+	// A FUOTA deployment holds many devices: ask it once.
+	seen := map[[2]string]bool{}
+	var unique []store.RunRef
+	for _, r := range runs {
+		if k := [2]string{r.WorkflowID, r.RunID}; !seen[k] {
+			seen[k] = true
+			unique = append(unique, r)
+		}
+	}
+	asked, err := a.each(ctx, unique, func(ctx context.Context, dom string, r store.RunRef) (bool, error) {
+		return true, a.Runs.CancelRun(ctx, dom, r.WorkflowID, r.RunID)
+	})
+	return len(asked), err
+}
+
+// each calls fn for runs, describeParallel at a time, and returns those it answered true
+// for; an error is the first one.
+func (a *Activities) each(ctx context.Context, runs []store.RunRef,
+	fn func(ctx context.Context, domain string, r store.RunRef) (bool, error)) ([]store.RunRef, error) {
+	dom := domain(ctx)
+	var (
+		mu       sync.Mutex
+		out      []store.RunRef
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan store.RunRef)
+	for range min(describeParallel, len(runs)) {
+		wg.Go(func() {
+			for r := range work {
+				ok, err := fn(ctx, dom, r)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil && ok {
+					out = append(out, r)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, r := range runs {
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+	return out, firstErr
+}
