@@ -63,6 +63,7 @@ func (s *Server) router() *gin.Engine {
 	r.GET("/readyz", s.readyz)
 
 	v1 := r.Group("/api/v1")
+	v1.GET("/openapi.json", s.openAPI)
 	v1.POST("/tenants", s.requireAdmin, s.createTenant)
 	// Devices download with the signed link from their command, not with an API key.
 	v1.GET("/firmware/:id/image", s.firmwareImage)
