@@ -1,7 +1,7 @@
 # Two commands matter on a fresh machine: `make run` and `make test` (see README).
 SHELL := /bin/bash
 GO ?= go
-MODULES := pkg proto api worker simulator integration
+MODULES := pkg proto api worker simulator otactl integration
 BIN := bin
 
 .PHONY: run test unit integration build devserver proto vet bench chaos fuzz clean stop
@@ -14,12 +14,13 @@ run: build devserver
 test:
 	@scripts/test.sh
 
-## build: api, worker and simulator binaries and the broker's authentication plugin into bin/
+## build: api, worker, simulator and otactl binaries and the broker's authentication plugin into bin/
 build:
 	@mkdir -p $(BIN)
 	cd api && $(GO) build -o ../$(BIN)/ota-api ./cmd/ota-api
 	cd worker && $(GO) build -o ../$(BIN)/ota-worker ./cmd/ota-worker
 	cd simulator && $(GO) build -o ../$(BIN)/ota-devsim ./cmd/ota-devsim
+	cd otactl && $(GO) build -o ../$(BIN)/otactl ./cmd/otactl
 	@scripts/broker.sh build
 
 ## bench: benchmark on the real stack → bench/results.md, bench/results.json (BENCH_FLAGS='-sizes 200' for a quick one)
@@ -40,7 +41,7 @@ fuzz:
 
 ## unit: unit tests only (no services needed)
 unit:
-	@for m in pkg proto api worker; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
+	@for m in pkg proto api worker otactl; do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 
 ## vet: go vet every module
 vet:

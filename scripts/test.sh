@@ -41,7 +41,7 @@ if ! scripts/cadence-devserver.sh status >/dev/null 2>&1; then
   started_cadence=1
 fi
 
-for m in pkg proto api worker simulator; do
+for m in pkg proto api worker simulator otactl; do
   echo "== go vet + test: $m"
   (cd "$m" && go vet ./... && go test -count=1 ./...)
 done
