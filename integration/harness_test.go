@@ -245,11 +245,21 @@ func (c client) do(method, path string, body any) response {
 
 func (c client) send(req *http.Request) response {
 	c.t.Helper()
+	var sent []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		require.NoError(c.t, err)
+		sent = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(c.t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(c.t, err)
+	if err := checkContract(req, sent, resp, raw); err != nil {
+		c.t.Errorf("OpenAPI: %v", err)
+	}
 	out := response{Status: resp.StatusCode, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
