@@ -304,3 +304,35 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestOtactlLoRaWANAndSigningKeys(t *testing.T) {
+	tn := newTenant(t)
+	app := tn.setupLoRaWAN()
+	o := newOtactl(t, tn.key)
+
+	settings := o.ok("lorawan", "settings")
+	assert.Contains(t, settings, app.ApplicationID)
+	assert.Contains(t, settings, "api token set:      true")
+	eui := newEUI()
+	created := o.ok("lorawan", "create", "cli-lora-1", "--dev-eui", eui, "--join-eui", "0000000000000000",
+		"--app-key", testAppKey, "--profile", app.ProfileID, "--model", "lora-board", "--version", "1.0.0", "-l", "site=north")
+	assert.Contains(t, created, eui)
+	assert.Contains(t, o.ok("lorawan", "list"), "cli-lora-1")
+	report := o.ok("lorawan", "reconcile", "--report-only")
+	assert.Contains(t, report, "missing in ChirpStack:  0")
+	assert.Contains(t, o.ok("lorawan", "delete", "cli-lora-1"), "deleted cli-lora-1")
+
+	// The tenant's keys, and the trust set devices pin, printed as the API gives it.
+	keys := o.ok("signing-key", "list")
+	assert.Contains(t, keys, "release")
+	assert.Contains(t, keys, "command")
+	var trust struct {
+		TenantID string `json:"tenant_id"`
+		Keys     []any  `json:"keys"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(o.ok("signing-key", "trust")), &trust))
+	assert.Equal(t, tn.ID, trust.TenantID)
+	assert.Len(t, trust.Keys, 2)
+	o.ok("signing-key", "add", "command")
+	assert.Equal(t, 2, strings.Count(o.ok("signing-key", "list"), " command "), "the rotated command key stays listed, retired")
+}

@@ -104,7 +104,7 @@ or ~/.config/otactl/config.yaml) with keys api_url, api_key, admin_key, output.`
 		_ = e.cfg.BindEnv(key)
 	}
 	root.AddCommand(e.tenantCommand(), e.deviceCommand(), e.groupCommand(), e.firmwareCommand(),
-		e.campaignCommand(), e.updateCommand(), e.configCommand())
+		e.campaignCommand(), e.updateCommand(), e.lorawanCommand(), e.signingCommand(), e.configCommand())
 	return root
 }
 
