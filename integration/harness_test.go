@@ -93,7 +93,7 @@ func run(m *testing.M) (int, error) {
 	cfg.MQTT.ClientID = fmt.Sprintf("ota-it-worker-%d", os.Getpid())
 	// Another deployment on this broker (make run, a benchmark) must not take our messages.
 	cfg.MQTT.SharedGroup = fmt.Sprintf("ota-it-%d", os.Getpid())
-	cfg.Worker.MetricsListen = "127.0.0.1:0"
+	cfg.Worker.MonitorListen = "127.0.0.1:0"
 	if err := cfg.ValidateAPI(); err != nil {
 		return 0, err
 	}

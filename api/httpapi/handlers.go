@@ -18,6 +18,7 @@ import (
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/probe"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -26,21 +27,17 @@ func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status":
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
-	checks := gin.H{}
-	ready := true
-	for name, err := range s.svc.Ready(ctx) {
-		if err != nil {
-			ready = false
-			checks[name] = err.Error()
-		} else {
-			checks[name] = "ok"
-		}
+	results := s.svc.Ready(ctx)
+	checks := make(map[string]probe.Check, len(results))
+	for name, err := range results {
+		checks[name] = func(context.Context) error { return err }
 	}
+	answer, ready := probe.Evaluate(ctx, checks)
 	if !ready {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		c.JSON(http.StatusServiceUnavailable, answer)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, answer)
 }
 
 type createTenantRequest struct {

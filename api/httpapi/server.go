@@ -24,6 +24,7 @@ import (
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/probe"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -59,8 +60,8 @@ func (s *Server) router() *gin.Engine {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	r.GET(probe.HealthPath, s.healthz)
+	r.GET(probe.ReadyPath, s.readyz)
 
 	v1 := r.Group("/api/v1")
 	v1.POST("/tenants", s.requireAdmin, s.createTenant)

@@ -156,7 +156,8 @@ type Worker struct {
 	// beyond it are rebuilt from history when they next move (memory vs. server work).
 	StickyCacheSize int           `mapstructure:"sticky_cache_size"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-	MetricsListen   string        `mapstructure:"metrics_listen"`
+	// MonitorListen serves the worker's probes and metrics (package probe's paths).
+	MonitorListen string `mapstructure:"monitor_listen"`
 	// SessionTouchInterval is how often a worker records that its MQTT session is alive;
 	// SessionStaleAfter how long a silent worker's session waits before another drains it.
 	SessionTouchInterval time.Duration `mapstructure:"session_touch_interval"`
@@ -250,7 +251,7 @@ func setDefaults(v *viper.Viper) {
 		"worker.heartbeat_flush_interval":  "1s",
 		"worker.sticky_cache_size":         1000,
 		"worker.shutdown_timeout":          "30s",
-		"worker.metrics_listen":            "127.0.0.1:9464",
+		"worker.monitor_listen":            "127.0.0.1:9464",
 		"worker.session_touch_interval":    "5s",
 		"worker.session_stale_after":       "20s",
 
@@ -525,7 +526,7 @@ func (c *Config) ValidateWorker() error {
 	if err := c.MQTT.validateIdentity(); err != nil {
 		return err
 	}
-	return c.refuseDevSecrets("worker.metrics_listen", w.MetricsListen)
+	return c.refuseDevSecrets("worker.monitor_listen", w.MonitorListen)
 }
 
 // validateIdentity: the broker authenticates every client, workers included.
