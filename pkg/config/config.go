@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -222,6 +223,7 @@ func setDefaults(v *viper.Viper) {
 		"mqtt.shared_group":       "ota-workers",
 		"mqtt.persistent_session": true,
 		"mqtt.device_broker":      "",
+		"mqtt.rotation_grace":     "0s",
 
 		"secrets.encryption_key": DevEncryptionKey,
 
@@ -266,6 +268,38 @@ func setDefaults(v *viper.Viper) {
 	}
 }
 
+// cadenceEnv are the environment names Cadence deployments use, by key.
+var cadenceEnv = map[string]string{
+	"cadence.frontend_host": "CADENCE_FRONTEND_HOST",
+	"cadence.frontend_port": "CADENCE_FRONTEND_PORT",
+}
+
+// Keys lists every configuration key, sorted.
+func Keys() []string {
+	v := viper.New()
+	setDefaults(v)
+	keys := v.AllKeys()
+	sort.Strings(keys)
+	return keys
+}
+
+// EnvName is the environment variable that sets key: database.dsn → OTA_DATABASE_DSN.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// EnvNames maps every environment variable Load reads (besides OTA_CONFIG) to its key.
+func EnvNames() map[string]string {
+	names := map[string]string{}
+	for _, key := range Keys() {
+		names[EnvName(key)] = key
+	}
+	for key, env := range cadenceEnv {
+		names[env] = key
+	}
+	return names
+}
+
 // Load reads the configuration. path may be empty (defaults and environment only); when
 // empty, OTA_CONFIG names the file.
 func Load(path string) (*Config, error) {
@@ -275,12 +309,8 @@ func Load(path string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	// The names Cadence's own images and docs use win over the OTA_ ones.
-	for _, b := range [][2]string{
-		{"cadence.frontend_host", "CADENCE_FRONTEND_HOST"},
-		{"cadence.frontend_port", "CADENCE_FRONTEND_PORT"},
-	} {
-		key, env := b[0], b[1]
-		if err := v.BindEnv(key, env, EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))); err != nil {
+	for key, env := range cadenceEnv {
+		if err := v.BindEnv(key, env, EnvName(key)); err != nil {
 			return nil, fmt.Errorf("config: bind %s: %w", key, err)
 		}
 	}
@@ -307,8 +337,7 @@ type KeyError struct {
 }
 
 func (e *KeyError) Error() string {
-	return fmt.Sprintf("config key %q (env %s_%s): %s", e.Key, EnvPrefix,
-		strings.ToUpper(strings.ReplaceAll(e.Key, ".", "_")), e.Reason)
+	return fmt.Sprintf("config key %q (env %s): %s", e.Key, EnvName(e.Key), e.Reason)
 }
 
 func keyErr(key, format string, args ...any) error {
