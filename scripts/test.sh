@@ -49,5 +49,7 @@ echo "== go vet + test: broker (the broker's authentication plugin, its own modu
 (cd broker && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
 echo "== go vet + test: cadence-devserver (its own module, outside go.work)"
 (cd cadence-devserver && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
+echo "== go vet + test: deploy (Kubernetes manifests rendered and checked, its own module, outside go.work)"
+(cd deploy && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
 echo "== integration (real Cadence, PostgreSQL, Mosquitto with per-device identities)"
 (cd integration && go vet ./... && go test -count=1 -p 1 -timeout 20m ./...)
