@@ -120,21 +120,35 @@ func (s *Server) startDeviceUpdate(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), mustTenant(c), c.Param("id"), req)
+	t := mustTenant(c)
+	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), t, c.Param("id"), req)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, res)
+	c.JSON(http.StatusAccepted, struct {
+		app.DeviceUpdateStarted
+		webLink
+	}{res, s.webLink(t, res.WorkflowID, res.RunID)})
 }
 
 func (s *Server) deviceUpdateState(c *gin.Context) {
-	st, err := s.svc.DeviceUpdateState(c.Request.Context(), mustTenant(c), c.Param("id"))
+	t := mustTenant(c)
+	st, err := s.svc.DeviceUpdateState(c.Request.Context(), t, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, st)
+	// The state comes from the device's latest run, or from the FUOTA deployment
+	// holding it; link to whichever answered.
+	workflowID := otaflow.DeviceWorkflowID(st.DeviceID)
+	if st.HeldBy != "" {
+		workflowID = st.HeldBy
+	}
+	c.JSON(http.StatusOK, struct {
+		otaflow.DeviceRunState
+		webLink
+	}{st, s.webLink(t, workflowID, "")})
 }
 
 func (s *Server) deviceHistory(c *gin.Context) {
@@ -339,12 +353,16 @@ func (s *Server) getCampaign(c *gin.Context) {
 }
 
 func (s *Server) executeCampaign(c *gin.Context) {
-	res, err := s.svc.ExecuteCampaign(c.Request.Context(), mustTenant(c), c.Param("id"))
+	t := mustTenant(c)
+	res, err := s.svc.ExecuteCampaign(c.Request.Context(), t, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, res)
+	c.JSON(http.StatusOK, struct {
+		app.CampaignExecution
+		webLink
+	}{res, s.webLink(t, res.WorkflowID, res.RunID)})
 }
 
 type controlRequest struct {
@@ -409,5 +427,13 @@ func (s *Server) campaignDevices(c *gin.Context) {
 	if len(ds) == limit {
 		next = ds[len(ds)-1].Seq
 	}
-	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after_seq": next})
+	type linkedDevice struct {
+		model.CampaignDevice
+		webLink
+	}
+	out := make([]linkedDevice, len(ds))
+	for i, d := range ds {
+		out[i] = linkedDevice{d, s.webLink(mustTenant(c), d.WorkflowID, d.RunID)}
+	}
+	c.JSON(http.StatusOK, gin.H{"devices": out, "next_after_seq": next})
 }

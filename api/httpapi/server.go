@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/cadenceweb"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
@@ -39,6 +40,7 @@ type Server struct {
 	log     *zap.Logger
 	keys    *keyCache
 	metrics *metrics
+	web     cadenceweb.Links
 }
 
 // New builds the router.
@@ -46,7 +48,8 @@ func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, cr
 	cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
-		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
+		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg),
+		web: cadenceweb.New(cfg.Cadence.WebURL)}
 	return s.router()
 }
 

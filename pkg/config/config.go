@@ -73,6 +73,9 @@ type Cadence struct {
 	TaskList        string        `mapstructure:"task_list"`
 	StartupTimeout  time.Duration `mapstructure:"startup_timeout"`
 	RPCTimeout      time.Duration `mapstructure:"rpc_timeout"`
+	// WebURL is Cadence Web's address; when set, API answers that name a workflow link
+	// to its page there (cadence_web_url).
+	WebURL string `mapstructure:"web_url"`
 }
 
 // Address is host:port of the frontend's gRPC endpoint.
@@ -202,6 +205,7 @@ func setDefaults(v *viper.Viper) {
 		"cadence.task_list":        "ota-device-updates",
 		"cadence.startup_timeout":  "60s",
 		"cadence.rpc_timeout":      "10s",
+		"cadence.web_url":          "",
 
 		"http.listen":            "127.0.0.1:8080",
 		"http.public_url":        "http://127.0.0.1:8080",
@@ -482,6 +486,12 @@ func (c *Config) ValidateAPI() error {
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		return keyErr("http.shutdown_timeout", "must be a positive duration")
+	}
+	if c.Cadence.WebURL != "" {
+		w, err := url.Parse(c.Cadence.WebURL)
+		if err != nil || (w.Scheme != "http" && w.Scheme != "https") || w.Host == "" {
+			return keyErr("cadence.web_url", "must be empty or an absolute http(s) URL; got %q", c.Cadence.WebURL)
+		}
 	}
 	if c.HTTP.MaxFirmwareSize < 1 {
 		return keyErr("http.max_firmware_size", "must be at least 1 byte")

@@ -79,6 +79,7 @@ func TestInvalidValueNamesTheKey(t *testing.T) {
 		{"OTA_LORAWAN_RECONCILE_CRON", "every hour", "lorawan.reconcile_cron", (*Config).ValidateAPI},
 		{"OTA_LORAWAN_RECONCILE_CRON", "0 * * *", "lorawan.reconcile_cron", (*Config).ValidateWorker},
 		{"OTA_LORAWAN_SYNC_RETRY_WINDOW", "0s", "lorawan.sync_retry_window", (*Config).ValidateAPI},
+		{"OTA_CADENCE_WEB_URL", "127.0.0.1:8088", "cadence.web_url", (*Config).ValidateAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
