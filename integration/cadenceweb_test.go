@@ -64,7 +64,9 @@ func TestAnswersLinkToCadenceWeb(t *testing.T) {
 		browser := chromium(t)
 		want := []string{otaflow.UpdateDeviceWorkflow, otaflow.SignalDeviceReport, otaflow.ActivityCheckDeviceReady,
 			otaflow.ActivitySendMQTTCommand}
-		text := pageText(t, browser, runPage(domain, workflowID, runID, "history"), want...)
+		// The JSON view renders the whole history as text: the workflow type, each local
+		// activity's marker with its activity type, and each signal's name.
+		text := pageText(t, browser, runPage(domain, workflowID, runID, "history")+"?format=json", want...)
 		for _, want := range want {
 			assert.Containsf(t, text, want, "Cadence Web's history page of %s/%s", workflowID, runID)
 		}

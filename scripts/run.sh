@@ -141,9 +141,9 @@ sleep 2
 
 IDS=$( (seq -f 'sim-%04g' 1 "$DEVICES"; seq -f 'lora-%04g' 1 "$LORA_DEVICES") | sed 's/.*/"&"/' | paste -sd, -)
 if [ -n "$WEB" ]; then
-  WEB_LINE="Cadence Web $WEB/domains/$DOMAIN/workflows   (your tenant's workflows; every run's history)"
+  WEB_LINE="Cadence Web  $WEB/domains/$DOMAIN/workflows   (your tenant's workflows; every run's history)"
 else
-  WEB_LINE="Cadence Web not running: $WEB_WHY"
+  WEB_LINE="Cadence Web  not running: $WEB_WHY"
 fi
 cat <<EOT
 
