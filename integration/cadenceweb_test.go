@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/simulator/devicesim"
 )
 
 // runPage is the Cadence Web page of one workflow run, as the API must link it.
@@ -32,6 +33,7 @@ func TestAnswersLinkToCadenceWeb(t *testing.T) {
 	tn := newTenant(t)
 	domain := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/tenant", nil)["cadence_domain"].(string)
 	fleet := specs("web", 2, "board-w", "1.0.0")
+	fleet[1].Behavior = devicesim.BehaviorSilent // keeps its single update running
 	tn.createDevices(fleet)
 	tn.startFleet(fleet)
 	fw := tn.uploadFirmware("1.1.0", "board-w", image(2000))
@@ -40,6 +42,9 @@ func TestAnswersLinkToCadenceWeb(t *testing.T) {
 		map[string]any{"firmware_id": fw["id"]})
 	assert.Equal(t, runPage(domain, single["workflow_id"].(string), single["run_id"].(string), "summary"),
 		single["cadence_web_url"])
+	busy := tn.do(http.MethodPut, "/api/v1/devices/"+fleet[1].ID+"/ota/update", map[string]any{"firmware_id": fw["id"]})
+	require.Equal(t, http.StatusConflict, busy.Status, "%s", busy.Raw)
+	assert.Equal(t, single["cadence_web_url"], busy.Body["cadence_web_url"], "the 409 links the running update")
 
 	camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns",
 		map[string]any{"name": "web", "firmware_id": fw["id"], "device_ids": []string{fleet[0].ID}})

@@ -8,7 +8,7 @@
 # OTA_DEVSERVER_CLUSTER=n (0-3, default 0) runs a separate demo beside another one: its
 # own Cadence dev server ports (7114+n×1000), database (ota, else ota_run_<n>), state
 # directory (.run, else .run/run-<n>) and ports: API 8080+n, Cadence Web 8088+n,
-# ChirpStack 8090+n... (see below), broker 1884 (else 1890+n, clear of make test's 1884+n).
+# ChirpStack test server 8094+n, broker 1884 (else 1890+n, clear of make test's 1884+n).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"

@@ -119,8 +119,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.As(err, &fe):
 		writeError(c, http.StatusBadRequest, "invalid_argument", fe.Message, fe.Field)
 	case errors.As(err, &inProgress):
-		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": errorBody{Code: "update_in_progress", Message: inProgress.Error()},
-			"workflow_id": inProgress.WorkflowID, "run_id": inProgress.RunID, "campaign_id": inProgress.CampaignID})
+		c.AbortWithStatusJSON(http.StatusConflict, s.linkRun(c, gin.H{"error": errorBody{Code: "update_in_progress", Message: inProgress.Error()},
+			"workflow_id": inProgress.WorkflowID, "run_id": inProgress.RunID, "campaign_id": inProgress.CampaignID},
+			inProgress.WorkflowID, inProgress.RunID))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(c, http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, store.ErrInvalidInput):
