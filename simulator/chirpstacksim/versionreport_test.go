@@ -15,12 +15,8 @@ import (
 // A device reports its initial version until a deployment tags it with a new one, then
 // that one, first right after the deployment.
 func TestReportVersions(t *testing.T) {
-	srv := startServer(t, Options{StepInterval: testStep, TimeoutScale: testScale, BrokerURL: brokerURL()})
-	c := dial(t, srv, testToken)
-	ctx := testContext(t)
-	fx := newFixture(t, ctx, c, srv.TenantID())
-	eui := createDevice(t, ctx, c, fx.appID, fx.profileID)
-	events := subscribe(t, EventTopic(fx.appID, eui, "up"))
+	r := newUplinkRig(t)
+	srv, c, ctx, fx, eui, events := r.srv, r.c, r.ctx, r.fx, r.eui, r.ups
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go srv.ReportVersions(rctx, 10, time.Hour, "1.0.0")
