@@ -14,12 +14,13 @@ run: build devserver
 test:
 	@scripts/test.sh
 
-## build: api, worker, simulator and otactl binaries and the broker's authentication plugin into bin/
+## build: api, worker, simulator, ChirpStack test server and otactl binaries and the broker's authentication plugin into bin/
 build:
 	@mkdir -p $(BIN)
 	cd api && $(GO) build -o ../$(BIN)/ota-api ./cmd/ota-api
 	cd worker && $(GO) build -o ../$(BIN)/ota-worker ./cmd/ota-worker
 	cd simulator && $(GO) build -o ../$(BIN)/ota-devsim ./cmd/ota-devsim
+	cd simulator && $(GO) build -o ../$(BIN)/chirpstack-sim ./cmd/chirpstack-sim
 	cd otactl && $(GO) build -o ../$(BIN)/otactl ./cmd/otactl
 	@scripts/broker.sh build
 

@@ -93,7 +93,13 @@ func run(m *testing.M) (int, error) {
 	cfg.MQTT.ClientID = fmt.Sprintf("ota-it-worker-%d", os.Getpid())
 	// Another deployment on this broker (make run, a benchmark) must not take our messages.
 	cfg.MQTT.SharedGroup = fmt.Sprintf("ota-it-%d", os.Getpid())
-	cfg.Worker.MetricsListen = "127.0.0.1:0"
+	cfg.Worker.MonitorListen = "127.0.0.1:0"
+	// Links are built whether or not Cadence Web runs; scripts/test.sh starts one and
+	// says where (the browser test needs it).
+	cfg.Cadence.WebURL = os.Getenv("OTA_IT_CADENCE_WEB")
+	if cfg.Cadence.WebURL == "" {
+		cfg.Cadence.WebURL = "http://127.0.0.1:8088"
+	}
 	if err := cfg.ValidateAPI(); err != nil {
 		return 0, err
 	}

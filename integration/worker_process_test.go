@@ -50,7 +50,7 @@ func newWorkerProcess(bin, logPath, clientID string) (*workerProcess, error) {
 		// reports the broker queued while it was down.
 		"OTA_MQTT_CLIENT_ID="+clientID,
 		"OTA_MQTT_SHARED_GROUP="+cfg.MQTT.SharedGroup,
-		"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0",
+		"OTA_WORKER_MONITOR_LISTEN=127.0.0.1:0",
 		"OTA_WORKER_SHUTDOWN_TIMEOUT=10s",
 	)}
 	return w, nil

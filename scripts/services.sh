@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL runs on this machine: installs the Debian package when missing,
-# starts it when stopped, waits until it accepts connections. The project runs its own
+# starts it when stopped, waits until it accepts connections. With --ui it also
+# installs what Cadence Web and its browser test need (npm, chromium) when missing.
+#   scripts/services.sh [--ui] [database...] The project runs its own
 # Mosquitto (scripts/broker.sh), never the machine's.
 set -euo pipefail
 
@@ -54,6 +56,19 @@ ensure_database() {
   fi
 }
 
+# Cadence Web is a convenience: a failed install is reported, never fatal.
+ensure_ui_tools() {
+  local missing=()
+  command -v npm >/dev/null || missing+=(npm)
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+  ((${#missing[@]} == 0)) && return 0
+  apt_install "${missing[@]}" || log "could not install ${missing[*]}: no Cadence Web (or no browser test)"
+}
+
+if [ "${1:-}" = --ui ]; then
+  shift
+  ensure_ui_tools
+fi
 ensure_postgres
 for db in "$@"; do ensure_database "$db"; done
 log "PostgreSQL on $PG_HOST:$PG_PORT is up"

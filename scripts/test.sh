@@ -17,7 +17,7 @@ esac
 BROKER_PORT=$((1884 + OTA_DEVSERVER_CLUSTER))
 DSN="host=127.0.0.1 port=5432 user=postgres dbname=$TEST_DB sslmode=disable"
 
-scripts/services.sh
+scripts/services.sh --ui
 psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $TEST_DB WITH (FORCE)" -c "CREATE DATABASE $TEST_DB"
 mkdir -p bin
 go build -o bin/ota-api ./api/cmd/ota-api
@@ -25,6 +25,7 @@ OTA_DATABASE_DSN="$DSN" bin/ota-api migrate >/dev/null
 
 started_cadence=
 cleanup() {
+  scripts/cadence-web.sh stop >/dev/null 2>&1 || true
   scripts/broker.sh stop "$BROKER_DIR" || true
   [ -n "$started_cadence" ] && scripts/cadence-devserver.sh stop || true
 }
@@ -40,6 +41,13 @@ if ! scripts/cadence-devserver.sh status >/dev/null 2>&1; then
   scripts/cadence-devserver.sh start memory
   started_cadence=1
 fi
+# Cadence Web on this cluster's dev server, for the browser test (it skips, saying why,
+# when Cadence Web could not be installed).
+if scripts/cadence-web.sh start; then
+  export OTA_IT_CADENCE_WEB=$(scripts/cadence-web.sh url)
+else
+  echo "test: no Cadence Web (see above): its browser test will skip" >&2
+fi
 
 for m in pkg proto api worker simulator otactl; do
   echo "== go vet + test: $m"
@@ -49,5 +57,7 @@ echo "== go vet + test: broker (the broker's authentication plugin, its own modu
 (cd broker && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
 echo "== go vet + test: cadence-devserver (its own module, outside go.work)"
 (cd cadence-devserver && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
+echo "== go vet + test: deploy (Kubernetes manifests rendered and checked, its own module, outside go.work)"
+(cd deploy && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
 echo "== integration (real Cadence, PostgreSQL, Mosquitto with per-device identities)"
 (cd integration && go vet ./... && go test -count=1 -p 1 -timeout 20m ./...)

@@ -20,6 +20,7 @@ import (
 	"github.com/otaplane/ota/api/workflowclient"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
+	"github.com/otaplane/ota/pkg/probe"
 	"github.com/otaplane/ota/pkg/secretbox"
 	"github.com/otaplane/ota/pkg/signing"
 	"github.com/otaplane/ota/pkg/store/postgres"
@@ -74,7 +75,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg, keys),
 		cfg, reg, log)
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle(probe.MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", router)
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)

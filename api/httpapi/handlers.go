@@ -18,6 +18,7 @@ import (
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/probe"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -26,21 +27,17 @@ func (s *Server) healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status":
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
-	checks := gin.H{}
-	ready := true
-	for name, err := range s.svc.Ready(ctx) {
-		if err != nil {
-			ready = false
-			checks[name] = err.Error()
-		} else {
-			checks[name] = "ok"
-		}
+	results := s.svc.Ready(ctx)
+	checks := make(map[string]probe.Check, len(results))
+	for name, err := range results {
+		checks[name] = func(context.Context) error { return err }
 	}
+	answer, ready := probe.Evaluate(ctx, checks)
 	if !ready {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "checks": checks})
+		c.JSON(http.StatusServiceUnavailable, answer)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, answer)
 }
 
 type createTenantRequest struct {
@@ -123,21 +120,35 @@ func (s *Server) startDeviceUpdate(c *gin.Context) {
 	if !s.bindJSON(c, &req) {
 		return
 	}
-	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), mustTenant(c), c.Param("id"), req)
+	t := mustTenant(c)
+	res, err := s.svc.StartDeviceUpdate(c.Request.Context(), t, c.Param("id"), req)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, res)
+	c.JSON(http.StatusAccepted, struct {
+		app.DeviceUpdateStarted
+		webLink
+	}{res, s.webLink(t, res.WorkflowID, res.RunID)})
 }
 
 func (s *Server) deviceUpdateState(c *gin.Context) {
-	st, err := s.svc.DeviceUpdateState(c.Request.Context(), mustTenant(c), c.Param("id"))
+	t := mustTenant(c)
+	st, err := s.svc.DeviceUpdateState(c.Request.Context(), t, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, st)
+	// The state comes from the device's latest run, or from the FUOTA deployment
+	// holding it; link to whichever answered.
+	workflowID := otaflow.DeviceWorkflowID(st.DeviceID)
+	if st.HeldBy != "" {
+		workflowID = st.HeldBy
+	}
+	c.JSON(http.StatusOK, struct {
+		otaflow.DeviceRunState
+		webLink
+	}{st, s.webLink(t, workflowID, "")})
 }
 
 func (s *Server) deviceHistory(c *gin.Context) {
@@ -342,12 +353,16 @@ func (s *Server) getCampaign(c *gin.Context) {
 }
 
 func (s *Server) executeCampaign(c *gin.Context) {
-	res, err := s.svc.ExecuteCampaign(c.Request.Context(), mustTenant(c), c.Param("id"))
+	t := mustTenant(c)
+	res, err := s.svc.ExecuteCampaign(c.Request.Context(), t, c.Param("id"))
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, res)
+	c.JSON(http.StatusOK, struct {
+		app.CampaignExecution
+		webLink
+	}{res, s.webLink(t, res.WorkflowID, res.RunID)})
 }
 
 type controlRequest struct {
@@ -412,5 +427,13 @@ func (s *Server) campaignDevices(c *gin.Context) {
 	if len(ds) == limit {
 		next = ds[len(ds)-1].Seq
 	}
-	c.JSON(http.StatusOK, gin.H{"devices": ds, "next_after_seq": next})
+	type linkedDevice struct {
+		model.CampaignDevice
+		webLink
+	}
+	out := make([]linkedDevice, len(ds))
+	for i, d := range ds {
+		out[i] = linkedDevice{d, s.webLink(mustTenant(c), d.WorkflowID, d.RunID)}
+	}
+	c.JSON(http.StatusOK, gin.H{"devices": out, "next_after_seq": next})
 }

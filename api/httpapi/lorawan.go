@@ -62,6 +62,7 @@ func (s *Server) failLoRaWAN(c *gin.Context, err error) {
 	body := gin.H{"error": errorBody{Code: code, Message: le.Message, Field: le.Field}}
 	if le.Workflow.WorkflowID != "" {
 		body["workflow_id"], body["run_id"] = le.Workflow.WorkflowID, le.Workflow.RunID
+		s.linkRun(c, body, le.Workflow.WorkflowID, le.Workflow.RunID)
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "5")
@@ -76,16 +77,16 @@ func (s *Server) answerOperation(c *gin.Context, err error, finished bool, run a
 	case err != nil:
 		s.failLoRaWAN(c, err)
 	case !finished:
-		accepted(c, run, what)
+		s.accepted(c, run, what)
 	default:
 		done()
 	}
 }
 
 // accepted answers an operation that is still running after the wait.
-func accepted(c *gin.Context, ref app.WorkflowRef, what string) {
-	c.JSON(http.StatusAccepted, gin.H{"workflow_id": ref.WorkflowID, "run_id": ref.RunID, "status": "running",
-		"message": what + " is still running; it completes (or undoes itself) on its own"})
+func (s *Server) accepted(c *gin.Context, ref app.WorkflowRef, what string) {
+	c.JSON(http.StatusAccepted, s.linkRun(c, gin.H{"workflow_id": ref.WorkflowID, "run_id": ref.RunID, "status": "running",
+		"message": what + " is still running; it completes (or undoes itself) on its own"}, ref.WorkflowID, ref.RunID))
 }
 
 type loraSettingsRequest struct {

@@ -20,10 +20,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/cadenceweb"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
+	"github.com/otaplane/ota/pkg/probe"
 	"github.com/otaplane/ota/pkg/store"
 )
 
@@ -38,6 +40,7 @@ type Server struct {
 	log     *zap.Logger
 	keys    *keyCache
 	metrics *metrics
+	web     cadenceweb.Links
 }
 
 // New builds the router.
@@ -45,7 +48,8 @@ func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, cr
 	cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
-		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
+		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg),
+		web: cadenceweb.New(cfg.Cadence.WebURL)}
 	return s.router()
 }
 
@@ -59,8 +63,8 @@ func (s *Server) router() *gin.Engine {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", "")
 	})
 
-	r.GET("/healthz", s.healthz)
-	r.GET("/readyz", s.readyz)
+	r.GET(probe.HealthPath, s.healthz)
+	r.GET(probe.ReadyPath, s.readyz)
 
 	v1 := r.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
@@ -116,8 +120,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 	case errors.As(err, &fe):
 		writeError(c, http.StatusBadRequest, "invalid_argument", fe.Message, fe.Field)
 	case errors.As(err, &inProgress):
-		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": errorBody{Code: "update_in_progress", Message: inProgress.Error()},
-			"workflow_id": inProgress.WorkflowID, "run_id": inProgress.RunID, "campaign_id": inProgress.CampaignID})
+		c.AbortWithStatusJSON(http.StatusConflict, s.linkRun(c, gin.H{"error": errorBody{Code: "update_in_progress", Message: inProgress.Error()},
+			"workflow_id": inProgress.WorkflowID, "run_id": inProgress.RunID, "campaign_id": inProgress.CampaignID},
+			inProgress.WorkflowID, inProgress.RunID))
 	case errors.Is(err, store.ErrNotFound):
 		writeError(c, http.StatusNotFound, "not_found", "not found", "")
 	case errors.Is(err, store.ErrInvalidInput):

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -72,6 +73,9 @@ type Cadence struct {
 	TaskList        string        `mapstructure:"task_list"`
 	StartupTimeout  time.Duration `mapstructure:"startup_timeout"`
 	RPCTimeout      time.Duration `mapstructure:"rpc_timeout"`
+	// WebURL is Cadence Web's address; when set, API answers that name a workflow link
+	// to its page there (cadence_web_url).
+	WebURL string `mapstructure:"web_url"`
 }
 
 // Address is host:port of the frontend's gRPC endpoint.
@@ -156,7 +160,8 @@ type Worker struct {
 	// beyond it are rebuilt from history when they next move (memory vs. server work).
 	StickyCacheSize int           `mapstructure:"sticky_cache_size"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
-	MetricsListen   string        `mapstructure:"metrics_listen"`
+	// MonitorListen serves the worker's probes and metrics (package probe's paths).
+	MonitorListen string `mapstructure:"monitor_listen"`
 	// SessionTouchInterval is how often a worker records that its MQTT session is alive;
 	// SessionStaleAfter how long a silent worker's session waits before another drains it.
 	SessionTouchInterval time.Duration `mapstructure:"session_touch_interval"`
@@ -200,6 +205,7 @@ func setDefaults(v *viper.Viper) {
 		"cadence.task_list":        "ota-device-updates",
 		"cadence.startup_timeout":  "60s",
 		"cadence.rpc_timeout":      "10s",
+		"cadence.web_url":          "",
 
 		"http.listen":            "127.0.0.1:8080",
 		"http.public_url":        "http://127.0.0.1:8080",
@@ -221,6 +227,7 @@ func setDefaults(v *viper.Viper) {
 		"mqtt.shared_group":       "ota-workers",
 		"mqtt.persistent_session": true,
 		"mqtt.device_broker":      "",
+		"mqtt.rotation_grace":     "0s",
 
 		"secrets.encryption_key": DevEncryptionKey,
 
@@ -250,7 +257,7 @@ func setDefaults(v *viper.Viper) {
 		"worker.heartbeat_flush_interval":  "1s",
 		"worker.sticky_cache_size":         1000,
 		"worker.shutdown_timeout":          "30s",
-		"worker.metrics_listen":            "127.0.0.1:9464",
+		"worker.monitor_listen":            "127.0.0.1:9464",
 		"worker.session_touch_interval":    "5s",
 		"worker.session_stale_after":       "20s",
 
@@ -265,6 +272,38 @@ func setDefaults(v *viper.Viper) {
 	}
 }
 
+// cadenceEnv are the environment names Cadence deployments use, by key.
+var cadenceEnv = map[string]string{
+	"cadence.frontend_host": "CADENCE_FRONTEND_HOST",
+	"cadence.frontend_port": "CADENCE_FRONTEND_PORT",
+}
+
+// Keys lists every configuration key, sorted.
+func Keys() []string {
+	v := viper.New()
+	setDefaults(v)
+	keys := v.AllKeys()
+	sort.Strings(keys)
+	return keys
+}
+
+// EnvName is the environment variable that sets key: database.dsn → OTA_DATABASE_DSN.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// EnvNames maps every environment variable Load reads (besides OTA_CONFIG) to its key.
+func EnvNames() map[string]string {
+	names := map[string]string{}
+	for _, key := range Keys() {
+		names[EnvName(key)] = key
+	}
+	for key, env := range cadenceEnv {
+		names[env] = key
+	}
+	return names
+}
+
 // Load reads the configuration. path may be empty (defaults and environment only); when
 // empty, OTA_CONFIG names the file.
 func Load(path string) (*Config, error) {
@@ -274,12 +313,8 @@ func Load(path string) (*Config, error) {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
 	// The names Cadence's own images and docs use win over the OTA_ ones.
-	for _, b := range [][2]string{
-		{"cadence.frontend_host", "CADENCE_FRONTEND_HOST"},
-		{"cadence.frontend_port", "CADENCE_FRONTEND_PORT"},
-	} {
-		key, env := b[0], b[1]
-		if err := v.BindEnv(key, env, EnvPrefix+"_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))); err != nil {
+	for key, env := range cadenceEnv {
+		if err := v.BindEnv(key, env, EnvName(key)); err != nil {
 			return nil, fmt.Errorf("config: bind %s: %w", key, err)
 		}
 	}
@@ -306,8 +341,7 @@ type KeyError struct {
 }
 
 func (e *KeyError) Error() string {
-	return fmt.Sprintf("config key %q (env %s_%s): %s", e.Key, EnvPrefix,
-		strings.ToUpper(strings.ReplaceAll(e.Key, ".", "_")), e.Reason)
+	return fmt.Sprintf("config key %q (env %s): %s", e.Key, EnvName(e.Key), e.Reason)
 }
 
 func keyErr(key, format string, args ...any) error {
@@ -453,6 +487,12 @@ func (c *Config) ValidateAPI() error {
 	if c.HTTP.ShutdownTimeout <= 0 {
 		return keyErr("http.shutdown_timeout", "must be a positive duration")
 	}
+	if c.Cadence.WebURL != "" {
+		w, err := url.Parse(c.Cadence.WebURL)
+		if err != nil || (w.Scheme != "http" && w.Scheme != "https") || w.Host == "" {
+			return keyErr("cadence.web_url", "must be empty or an absolute http(s) URL; got %q", c.Cadence.WebURL)
+		}
+	}
 	if c.HTTP.MaxFirmwareSize < 1 {
 		return keyErr("http.max_firmware_size", "must be at least 1 byte")
 	}
@@ -525,7 +565,7 @@ func (c *Config) ValidateWorker() error {
 	if err := c.MQTT.validateIdentity(); err != nil {
 		return err
 	}
-	return c.refuseDevSecrets("worker.metrics_listen", w.MetricsListen)
+	return c.refuseDevSecrets("worker.monitor_listen", w.MonitorListen)
 }
 
 // validateIdentity: the broker authenticates every client, workers included.

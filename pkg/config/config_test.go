@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"testing"
 	"time"
 
@@ -77,6 +79,7 @@ func TestInvalidValueNamesTheKey(t *testing.T) {
 		{"OTA_LORAWAN_RECONCILE_CRON", "every hour", "lorawan.reconcile_cron", (*Config).ValidateAPI},
 		{"OTA_LORAWAN_RECONCILE_CRON", "0 * * *", "lorawan.reconcile_cron", (*Config).ValidateWorker},
 		{"OTA_LORAWAN_SYNC_RETRY_WINDOW", "0s", "lorawan.sync_retry_window", (*Config).ValidateAPI},
+		{"OTA_CADENCE_WEB_URL", "127.0.0.1:8088", "cadence.web_url", (*Config).ValidateAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -109,4 +112,30 @@ func TestLocalChirpStackAddressesAreOptIn(t *testing.T) {
 	cfg, err = Load("")
 	require.NoError(t, err)
 	assert.True(t, cfg.LoRaWAN.AllowLocalAddresses)
+}
+
+// Keys must be every field of Config: viper only fills from the environment the keys it
+// knows, so a field without a default could not be set by OTA_… at all.
+func TestKeysAreEveryField(t *testing.T) {
+	var fields []string
+	root := reflect.TypeOf(Config{})
+	for i := range root.NumField() {
+		section := root.Field(i)
+		for j := range section.Type.NumField() {
+			fields = append(fields, section.Tag.Get("mapstructure")+"."+section.Type.Field(j).Tag.Get("mapstructure"))
+		}
+	}
+	sort.Strings(fields)
+	assert.Equal(t, fields, Keys())
+}
+
+func TestEnvNamesSetTheirKeys(t *testing.T) {
+	names := EnvNames()
+	assert.Equal(t, "database.dsn", names["OTA_DATABASE_DSN"])
+	assert.Equal(t, "cadence.frontend_port", names["CADENCE_FRONTEND_PORT"])
+	assert.Equal(t, "cadence.frontend_port", names["OTA_CADENCE_FRONTEND_PORT"])
+	t.Setenv("OTA_WORKER_MONITOR_LISTEN", "0.0.0.0:9464")
+	cfg, err := Load("")
+	require.NoError(t, err)
+	assert.Equal(t, "0.0.0.0:9464", cfg.Worker.MonitorListen)
 }

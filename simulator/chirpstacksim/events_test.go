@@ -161,12 +161,8 @@ func TestEventsProtobuf(t *testing.T) {
 }
 
 func TestFUOTACompletionHookPublishes(t *testing.T) {
-	srv := startServer(t, Options{StepInterval: testStep, TimeoutScale: testScale, BrokerURL: brokerURL()})
-	c := dial(t, srv, testToken)
-	ctx := testContext(t)
-	fx := newFixture(t, ctx, c, srv.TenantID())
-	eui := createDevice(t, ctx, c, fx.appID, fx.profileID)
-	events := subscribe(t, EventTopic(fx.appID, eui, "up"))
+	r := newUplinkRig(t)
+	srv, c, ctx, fx, eui, events := r.srv, r.c, r.ctx, r.fx, r.eui, r.ups
 	srv.OnFUOTAComplete(func(devEUI string) {
 		// A device reports its new version after rebooting into the image.
 		_, err := srv.PublishUplink(context.Background(), devEUI, 42, []byte("2.0.0"))
@@ -207,4 +203,25 @@ func TestEncodingRoundTrip(t *testing.T) {
 	}
 	_, err := Encoding(0).Marshal(ev)
 	require.Error(t, err)
+}
+
+// uplinkRig is a server publishing to the broker, one device in a fresh application,
+// and the device's uplink events as they arrive.
+type uplinkRig struct {
+	srv *Server
+	c   clients
+	ctx context.Context
+	fx  fixture
+	eui string
+	ups <-chan []byte
+}
+
+func newUplinkRig(t *testing.T) uplinkRig {
+	t.Helper()
+	srv := startServer(t, Options{StepInterval: testStep, TimeoutScale: testScale, BrokerURL: brokerURL()})
+	c := dial(t, srv, testToken)
+	ctx := testContext(t)
+	fx := newFixture(t, ctx, c, srv.TenantID())
+	eui := createDevice(t, ctx, c, fx.appID, fx.profileID)
+	return uplinkRig{srv: srv, c: c, ctx: ctx, fx: fx, eui: eui, ups: subscribe(t, EventTopic(fx.appID, eui, "up"))}
 }

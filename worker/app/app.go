@@ -17,6 +17,7 @@ import (
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
+	"github.com/otaplane/ota/pkg/probe"
 	"github.com/otaplane/ota/pkg/secretbox"
 	"github.com/otaplane/ota/pkg/signing"
 	"github.com/otaplane/ota/pkg/store/postgres"
@@ -118,11 +119,12 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		close(sessionsDone)
 	}
 
-	metricsSrv := &http.Server{Addr: cfg.Worker.MetricsListen, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		ReadHeaderTimeout: 5 * time.Second}
+	monitor := probe.Mux(map[string]probe.Check{"tenants": f.Ready, "mqtt": bus.Ready},
+		promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	monitorSrv := &http.Server{Addr: cfg.Worker.MonitorListen, Handler: monitor, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
-		if err := metricsSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics listener stopped", zap.Error(err))
+		if err := monitorSrv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("monitor listener stopped", zap.Error(err))
 		}
 	}()
 
@@ -145,7 +147,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	loraEvents.Close()
 	mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = metricsSrv.Shutdown(mctx)
+	_ = monitorSrv.Shutdown(mctx)
 	log.Info("worker stopped")
 	return nil
 }

@@ -4,6 +4,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -41,12 +42,18 @@ type Fleet struct {
 	// known holds every tenant this process has served; device messages naming any
 	// other tenant are refused before they cost a client or a Cadence call.
 	known map[string]bool
+	// servingErr is why the last refresh left tenants unserved (nil: all served);
+	// errNotRefreshed until the first refresh.
+	servingErr error
 }
+
+var errNotRefreshed = errors.New("tenant list not read yet")
 
 // New returns a Fleet; call Run to start serving.
 func New(svc workflowserviceclient.Interface, cfg config.Config, tenants TenantLister, register RegisterFunc, log *zap.Logger) *Fleet {
 	return &Fleet{service: svc, cfg: cfg, tenants: tenants, register: register, log: log,
-		workers: map[string]worker.Worker{}, clients: map[string]client.Client{}, known: map[string]bool{}}
+		workers: map[string]worker.Worker{}, clients: map[string]client.Client{}, known: map[string]bool{},
+		servingErr: errNotRefreshed}
 }
 
 // Run refreshes the tenant list until ctx ends, then stops every worker (each finishes
@@ -71,8 +78,10 @@ func (f *Fleet) Run(ctx context.Context) {
 func (f *Fleet) Refresh(ctx context.Context) error {
 	tenants, err := f.tenants.ListTenants(ctx)
 	if err != nil {
+		f.setServing(fmt.Errorf("tenant list: %w", err))
 		return err
 	}
+	var unserved []error
 	for _, t := range tenants {
 		f.mu.Lock()
 		_, running := f.workers[t.ID]
@@ -82,9 +91,25 @@ func (f *Fleet) Refresh(ctx context.Context) error {
 		}
 		if err := f.start(t); err != nil {
 			f.log.Error("tenant worker not started", zap.String("tenant_id", t.ID), zap.Error(err))
+			unserved = append(unserved, err)
 		}
 	}
+	f.setServing(errors.Join(unserved...))
 	return nil
+}
+
+func (f *Fleet) setServing(err error) {
+	f.mu.Lock()
+	f.servingErr = err
+	f.mu.Unlock()
+}
+
+// Ready reports nil when the last tenant refresh read the list and every tenant's task
+// list has a running worker (a readiness check).
+func (f *Fleet) Ready(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.servingErr
 }
 
 func (f *Fleet) start(t model.Tenant) error {

@@ -83,6 +83,14 @@ func (b *Bus) options(clientID string, clean bool) *mqtt.ClientOptions {
 		SetOrderMatters(false)
 }
 
+// Ready reports nil while the connection to the broker is up (a readiness check).
+func (b *Bus) Ready(context.Context) error {
+	if !b.Connected() {
+		return fmt.Errorf("not connected to %s", b.cfg.Broker)
+	}
+	return nil
+}
+
 // ID is the client id the bus connects with.
 func (b *Bus) ID() string { return b.clientID }
 

@@ -135,7 +135,7 @@ func (e *env) up(ctx context.Context) error {
 			// Stable across a restart, so the restarted worker resumes its persistent session.
 			fmt.Sprintf("OTA_MQTT_CLIENT_ID=ota-chaos-%s-%s-worker-%d", e.cfg.Stamp, name, i+1),
 			// Chosen by the kernel; two workers on one machine cannot share the default.
-			"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0")
+			"OTA_WORKER_MONITOR_LISTEN=127.0.0.1:0")
 		w, err := stack.StartProc(fmt.Sprintf("worker-%d", i+1), e.repo.Bin("ota-worker"), nil, wenv,
 			filepath.Join(e.logDir, fmt.Sprintf("worker-%d.log", i+1)))
 		if err != nil {

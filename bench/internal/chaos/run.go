@@ -71,7 +71,7 @@ func Run(ctx context.Context, c Config) error {
 			FirmwareKiB: c.FirmwareKiB, CadencePersisted: "sqlite",
 			ProcessEnv: []string{"OTA_MQTT_BROKER=<the run's broker> (workers)", "OTA_MQTT_CLIENT_ID=<stable per worker>",
 				"OTA_MQTT_USERNAME/PASSWORD=<the workers' random broker credential>",
-				"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0", "OTA_DATABASE_DSN=<app database through the proxy>",
+				"OTA_WORKER_MONITOR_LISTEN=127.0.0.1:0", "OTA_DATABASE_DSN=<app database through the proxy>",
 				"OTA_HTTP_LISTEN, OTA_HTTP_PUBLIC_URL, OTA_AUTH_ADMIN_KEY"},
 			LogDir: filepath.Join(c.LogDir, c.Stamp)}}
 	for i, name := range c.Faults {

@@ -132,7 +132,7 @@ func (e *env) up(ctx context.Context) error {
 			fmt.Sprintf("OTA_MQTT_CLIENT_ID=ota-bench-%d-%s-worker-%d", os.Getpid(), e.opts.Stamp, i),
 			"OTA_MQTT_USERNAME="+e.broker.Config.Auth.WorkerUsername,
 			"OTA_MQTT_PASSWORD="+e.broker.Config.Auth.WorkerPassword,
-			"OTA_WORKER_METRICS_LISTEN=127.0.0.1:0")
+			"OTA_WORKER_MONITOR_LISTEN=127.0.0.1:0")
 		w, err := stack.StartProc(fmt.Sprintf("worker-%d", i), e.opts.Repo.Bin("ota-worker"), nil, wenv,
 			filepath.Join(e.logDir, fmt.Sprintf("worker-%d.log", i)))
 		if err != nil {

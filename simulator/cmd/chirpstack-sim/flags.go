@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/otaplane/ota/simulator/chirpstacksim"
@@ -31,7 +32,16 @@ type options struct {
 	profileID    string
 	profileName  string
 	verbose      bool
+	mqttUsername string
+	// mqttPassword comes from the environment, never a flag (flags show in ps).
+	mqttPassword   string
+	versionFPort   uint
+	reportInterval time.Duration
+	initialVersion string
 }
+
+// passwordEnv names the variable holding the broker password.
+const passwordEnv = "CHIRPSTACK_SIM_MQTT_PASSWORD"
 
 func parseFlags(args []string) (options, error) {
 	var (
@@ -52,6 +62,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.profileID, "device-profile-id", defaultProfileID, "ID of the seeded FUOTA-capable device profile")
 	fs.StringVar(&o.profileName, "device-profile-name", "ota-class-c", "name of the seeded device profile")
 	fs.BoolVar(&o.verbose, "verbose", false, "log every failed call and FUOTA job")
+	fs.StringVar(&o.mqttUsername, "mqtt-username", "", "broker username (password from $"+passwordEnv+")")
+	fs.UintVar(&o.versionFPort, "version-fport", 0, "when set, every device reports its firmware version on this fPort "+
+		"periodically and after a FUOTA deployment (stand-alone demos)")
+	fs.DurationVar(&o.reportInterval, "report-interval", time.Minute, "how often devices report their version")
+	fs.StringVar(&o.initialVersion, "initial-version", "1.0.0", "version devices report before a deployment sets one")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -68,7 +83,12 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("--step-interval must be positive")
 	case o.timeoutScale <= 0:
 		return o, errors.New("--timeout-scale must be positive")
+	case o.versionFPort > 223:
+		return o, errors.New("--version-fport must be an application fPort, 1 to 223")
+	case o.versionFPort > 0 && o.reportInterval <= 0:
+		return o, errors.New("--report-interval must be positive")
 	}
+	o.mqttPassword = os.Getenv(passwordEnv)
 	return o, nil
 }
 
@@ -80,6 +100,8 @@ func (o options) serverOptions() chirpstacksim.Options {
 		TenantID:     o.tenantID,
 		TenantName:   o.tenantName,
 		BrokerURL:    o.broker,
+		MQTTUsername: o.mqttUsername,
+		MQTTPassword: o.mqttPassword,
 		Encoding:     o.encoding,
 	}
 }

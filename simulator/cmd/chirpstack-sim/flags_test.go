@@ -48,8 +48,23 @@ func TestParseFlags(t *testing.T) {
 		{name: "unknown encoding", args: []string{"--api-token", "k", "--encoding", "xml"}, wantErr: "unknown encoding"},
 		{name: "bad step interval", args: []string{"--api-token", "k", "--step-interval", "0s"}, wantErr: "--step-interval"},
 		{name: "bad timeout scale", args: []string{"--api-token", "k", "--timeout-scale", "-1"}, wantErr: "--timeout-scale"},
+		{
+			name: "broker identity and version reports",
+			args: []string{"--api-token", "k", "--mqtt-username", "chirpstack", "--version-fport", "10", "--report-interval", "5s"},
+			want: func(t *testing.T, o options) {
+				so := o.serverOptions()
+				assert.Equal(t, "chirpstack", so.MQTTUsername)
+				assert.Equal(t, "from-env", so.MQTTPassword)
+				assert.EqualValues(t, 10, o.versionFPort)
+				assert.Equal(t, 5*time.Second, o.reportInterval)
+				assert.Equal(t, "1.0.0", o.initialVersion)
+			},
+		},
+		{name: "version fPort beyond the application range", args: []string{"--api-token", "k", "--version-fport", "224"},
+			wantErr: "--version-fport"},
 		{name: "stray arguments", args: []string{"--api-token", "k", "extra"}, wantErr: "unexpected arguments"},
 	}
+	t.Setenv(passwordEnv, "from-env")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, err := parseFlags(tt.args)

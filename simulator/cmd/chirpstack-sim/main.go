@@ -71,6 +71,9 @@ func run(ctx context.Context, opts options, log *zap.Logger) error {
 	}
 	fmt.Printf("CHIRPSTACK_ADDR=%s\nCHIRPSTACK_TENANT_ID=%s\nCHIRPSTACK_APPLICATION_ID=%s\nCHIRPSTACK_DEVICE_PROFILE_ID=%s\n",
 		srv.Addr(), srv.TenantID(), appID, profileID)
+	if opts.versionFPort > 0 {
+		go srv.ReportVersions(ctx, uint32(opts.versionFPort), opts.reportInterval, opts.initialVersion)
+	}
 
 	<-ctx.Done()
 	log.Info("shutting down")
