@@ -193,14 +193,12 @@ func TestOtactlFleetAndCampaign(t *testing.T) {
 	spec := filepath.Join(t.TempDir(), "campaign.yaml")
 	require.NoError(t, os.WriteFile(spec, []byte("name: canary 1.1.0\nfirmware_id: "+fwID+"\ngroup_id: "+g.ID+
 		"\nrollout:\n  waves: [{count: 1}, {percent: 100}]\n  max_in_flight: 2\n"), 0o600))
-	var camp struct {
-		ID string `json:"id"`
-	}
-	o.json(&camp, "campaign", "create", "-f", spec)
-	dry := o.ok("campaign", "dry-run", camp.ID)
+	campID := strings.TrimSpace(o.ok("campaign", "create", "-f", spec, "-q"))
+	require.Len(t, campID, 36, "-q prints the id alone")
+	dry := o.ok("campaign", "dry-run", campID)
 	assert.Contains(t, dry, "WAVE")
 	assert.Contains(t, dry, "2 eligible")
-	watched := o.run("campaign", "execute", camp.ID, "--watch", "--interval", "200ms", "--timeout", "2m")
+	watched := o.run("campaign", "execute", campID, "--watch", "--interval", "200ms", "--timeout", "2m")
 	require.Equalf(t, 0, watched.code, "stdout: %s\nstderr: %s", watched.stdout, watched.stderr)
 	assert.Contains(t, watched.stdout, "completed: COMPLETED")
 	assert.Contains(t, watched.stdout, "SUCCEEDED 2")
@@ -211,7 +209,7 @@ func TestOtactlFleetAndCampaign(t *testing.T) {
 	assert.Contains(t, state, "SUCCEEDED")
 	assert.Contains(t, state, "INSTALLING")
 	assert.Contains(t, o.ok("device", "history", "cli-002"), "1.0.0")
-	devs := o.ok("campaign", "devices", camp.ID)
+	devs := o.ok("campaign", "devices", campID)
 	assert.Contains(t, devs, "cli-001")
 
 	for _, id := range ids(fleet) {

@@ -117,7 +117,8 @@ if [ -z "$FW_ID" ]; then
     -F version=1.1.0 -F hardware_model=sim-board-v1 -F file=@"$RUN/firmware-1.1.0.bin")
   FW_ID=$(sed -E 's/.*"id":"([^"]+)".*/\1/' <<<"$resp")
 fi
-printf 'OTA_KEY=%s\nOTA_FW=%s\n' "$KEY" "$FW_ID" >"$RUN/demo.env"
+# OTA_API_URL and OTA_API_KEY are what otactl reads.
+printf 'OTA_KEY=%s\nOTA_FW=%s\nexport OTA_API_URL=http://%s OTA_API_KEY=%s\n' "$KEY" "$FW_ID" "$API" "$KEY" >"$RUN/demo.env"
 
 # The tenant's LoRaWAN side: its ChirpStack (this run's chirpstack-sim, whose devices
 # live in memory) and 3 FUOTA-capable devices made through the API. Devices left from
@@ -139,7 +140,7 @@ bin/ota-devsim --api "http://$API" --api-key "$KEY" --register --count "$DEVICES
   >"$RUN/devsim.log" 2>&1 & pids+=($!)
 sleep 2
 
-IDS=$( (seq -f 'sim-%04g' 1 "$DEVICES"; seq -f 'lora-%04g' 1 "$LORA_DEVICES") | sed 's/.*/"&"/' | paste -sd, -)
+IDS=$( (seq -f 'sim-%04g' 1 "$DEVICES"; seq -f 'lora-%04g' 1 "$LORA_DEVICES") | paste -sd, -)
 if [ -n "$WEB" ]; then
   WEB_LINE="Cadence Web  $WEB/domains/$DOMAIN/workflows   (your tenant's workflows; every run's history)"
 else
@@ -157,15 +158,15 @@ The OTA control plane is running (cluster $N):
   devices      $DEVICES MQTT devices sim-0001… and $LORA_DEVICES LoRaWAN devices lora-0001… (FUOTA), all
                sim-board-v1 on firmware 1.0.0 ($RUN/devsim.log)
 
-Your tenant's API key and a firmware id are in $RUN/demo.env. One campaign over both kinds of device:
+Your tenant's API key and a firmware id are in $RUN/demo.env. One campaign over both kinds of
+device, with otactl (bin/otactl; every command: docs/otactl.md):
 
   . $RUN/demo.env
-  curl -s -X POST http://$API/api/v1/ota/campaigns -H "Authorization: Bearer \$OTA_KEY" \\
-    -H 'Content-Type: application/json' \\
-    -d '{"name":"first rollout","firmware_id":"'\$OTA_FW'","device_ids":[$IDS]}'
-  curl -s -X POST http://$API/api/v1/ota/campaigns/<campaign id>/execute -H "Authorization: Bearer \$OTA_KEY"
-  curl -s http://$API/api/v1/ota/campaigns/<campaign id>/status -H "Authorization: Bearer \$OTA_KEY"
-  curl -s http://$API/api/v1/ota/campaigns/<campaign id>/devices -H "Authorization: Bearer \$OTA_KEY"   # cadence_web_url per run
+  CAMPAIGN=\$(bin/otactl campaign create --name "first rollout" --firmware \$OTA_FW --device $IDS -q)
+  bin/otactl campaign dry-run \$CAMPAIGN
+  bin/otactl campaign execute \$CAMPAIGN --watch       # live, a bar per wave; exit 1 unless it completes
+  bin/otactl campaign devices \$CAMPAIGN
+  bin/otactl device state sim-0003                     # live state, transitions, its Cadence Web link
 
 Ctrl-C stops everything.
 EOT

@@ -38,7 +38,7 @@ type campaignSpec map[string]any
 func (e *env) campaignCreate() *cobra.Command {
 	var file, name, firmwareID, groupID, selector string
 	var devices []string
-	var continuous bool
+	var continuous, quiet bool
 	var maxInFlight int
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -92,7 +92,13 @@ Flags override the file's fields.`,
 				spec["rollout"] = rollout
 			}
 			var c campaign
-			return e.call(cmd, apiclient.Request{Op: "createCampaign", JSON: spec}, &c, func() { e.campaignFields(c) })
+			return e.call(cmd, apiclient.Request{Op: "createCampaign", JSON: spec}, &c, func() {
+				if quiet {
+					fmt.Fprintln(e.stdout, c.ID)
+					return
+				}
+				e.campaignFields(c)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -104,6 +110,7 @@ Flags override the file's fields.`,
 	f.StringVar(&selector, "selector", "", "label selector, e.g. region=eu")
 	f.BoolVar(&continuous, "continuous", false, "keep updating devices that match later (dynamic targets)")
 	f.IntVar(&maxInFlight, "max-in-flight", 0, "device runs in flight at most")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the new campaign's id (for scripts)")
 	return cmd
 }
 

@@ -26,6 +26,7 @@ func (e *env) firmwareCommand() *cobra.Command {
 func (e *env) firmwareUpload() *cobra.Command {
 	var version, model, expect, signature string
 	var counter int64
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "upload FILE",
 		Short: "Upload an image; its sha256 is computed here, shown and checked against the server's",
@@ -52,6 +53,10 @@ For a tenant whose release key is offline, pass --release-counter and --signatur
 			body, contentType := multipartFile(args[0], form)
 			var fw firmware
 			err = e.call(cmd, apiclient.Request{Op: "uploadFirmware", Body: body, ContentType: contentType}, &fw, func() {
+				if quiet {
+					fmt.Fprintln(e.stdout, fw.ID)
+					return
+				}
 				fields(e.stdout, "id", fw.ID, "version", fw.Version, "hardware model", fw.HardwareModel,
 					"size", fmt.Sprintf("%d bytes", fw.SizeBytes), "sha256", fw.SHA256)
 			})
@@ -71,6 +76,7 @@ For a tenant whose release key is offline, pass --release-counter and --signatur
 	f.StringVar(&expect, "sha256", "", "refuse to upload unless the file has this sha256")
 	f.Int64Var(&counter, "release-counter", 0, "release counter (offline release key)")
 	f.StringVar(&signature, "signature", "", "detached Ed25519 signature of the release, base64 (offline release key)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "print only the new firmware's id (for scripts)")
 	_ = cmd.MarkFlagRequired("version")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
