@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -58,43 +57,25 @@ func (e *env) watchDevice(cmd *cobra.Command, id string, w watchFlags) error {
 	if err != nil {
 		return err
 	}
-	var deadline <-chan time.Time
-	if w.timeout > 0 {
-		t := time.NewTimer(w.timeout)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(max(w.interval, 100*time.Millisecond))
-	defer tick.Stop()
 	shown := 0
-	for {
+	return e.poll(cmd.Context(), w, "the update of "+id, func() error {
 		var st deviceRun
 		_, err := c.Do(cmd.Context(), apiclient.Request{Op: "getDeviceUpdateState", Path: map[string]string{"id": id}}, &st)
-		var api *apiclient.Error
-		switch {
-		case errors.As(err, &api) && api.Status < 500:
+		if err != nil {
 			return err
-		case err != nil:
-			e.note("otactl: " + err.Error() + "; trying again")
-		default:
-			for ; shown < len(st.History); shown++ {
-				h := st.History[shown]
-				fmt.Fprintf(e.stdout, "%s %s %s\n", h.At.UTC().Format("15:04:05"), h.State, h.Detail)
-			}
-			if ok, ended := deviceRunEnds[st.State]; ended {
-				fmt.Fprintf(e.stdout, "device %s: %s %s\n", id, st.State, st.Reason)
-				if !ok {
-					return &exitError{code: exitNotCompleted}
-				}
-				return nil
-			}
 		}
-		select {
-		case <-cmd.Context().Done():
-			return cmd.Context().Err()
-		case <-deadline:
-			return &exitError{code: exitNotCompleted, msg: fmt.Sprintf("the update of %s did not end within %s", id, w.timeout)}
-		case <-tick.C:
+		for ; shown < len(st.History); shown++ {
+			h := st.History[shown]
+			fmt.Fprintf(e.stdout, "%s %s %s\n", h.At.UTC().Format("15:04:05"), h.State, h.Detail)
 		}
-	}
+		ok, ended := deviceRunEnds[st.State]
+		if !ended {
+			return errStillGoing
+		}
+		fmt.Fprintf(e.stdout, "device %s: %s %s\n", id, st.State, st.Reason)
+		if !ok {
+			return &exitError{code: exitNotCompleted}
+		}
+		return nil
+	})
 }

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -27,43 +26,26 @@ func (e *env) watch(cmd *cobra.Command, id string, w watchFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
-	var deadline <-chan time.Time
-	if w.timeout > 0 {
-		t := time.NewTimer(w.timeout)
-		defer t.Stop()
-		deadline = t.C
-	}
-	tick := time.NewTicker(max(w.interval, 100*time.Millisecond))
-	defer tick.Stop()
 	drawn, last := 0, ""
-	for {
+	return e.poll(cmd.Context(), w, "campaign "+id, func() error {
 		var s progress.Status
-		raw, err := c.Do(ctx, apiclient.Request{Op: "getCampaignStatus", Path: map[string]string{"id": id}}, &s)
-		var api *apiclient.Error
+		raw, err := c.Do(cmd.Context(), apiclient.Request{Op: "getCampaignStatus", Path: map[string]string{"id": id}}, &s)
+		if err != nil {
+			return err
+		}
+		drawn, last = e.draw(s, raw, drawn, last)
+		ended, completed := progress.Finished(s.State)
 		switch {
-		case errors.As(err, &api) && api.Status < 500:
-			return err // the campaign is not there (or not ours): looking again will not help
-		case err != nil:
-			e.note("otactl: " + err.Error() + "; trying again")
+		case !ended:
+			return errStillGoing
+		case !completed:
+			fmt.Fprintln(e.stdout, progress.Summary(s))
+			return &exitError{code: exitNotCompleted}
 		default:
-			drawn, last = e.draw(s, raw, drawn, last)
-			if ended, completed := progress.Finished(s.State); ended {
-				fmt.Fprintln(e.stdout, progress.Summary(s))
-				if !completed {
-					return &exitError{code: exitNotCompleted}
-				}
-				return nil
-			}
+			fmt.Fprintln(e.stdout, progress.Summary(s))
+			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-deadline:
-			return &exitError{code: exitNotCompleted, msg: fmt.Sprintf("campaign %s did not end within %s", id, w.timeout)}
-		case <-tick.C:
-		}
-	}
+	})
 }
 
 // draw shows s; drawn is how many lines the previous view took on a terminal and last
