@@ -113,6 +113,7 @@ func TestManifests(t *testing.T) {
 			checkGracePeriods(t, s)
 			if k.complete {
 				checkReferences(t, s)
+				checkConfigAccepted(t, s)
 			} else if len(s.secrets) > 0 {
 				t.Errorf("the base holds a Secret: secrets belong to overlays")
 			}
@@ -395,8 +396,26 @@ func checkGracePeriods(t *testing.T, s system) {
 	}
 }
 
-// loadAs loads the configuration as a workload's first container would see it, apart
-// from values taken from Secrets or the pod.
+// checkConfigAccepted: with everything the overlay gives them, api and worker accept
+// their configuration, as they would at start-up.
+func checkConfigAccepted(t *testing.T, s system) {
+	for _, tc := range []struct {
+		name     string
+		validate func(*config.Config) error
+	}{{"ota-api", (*config.Config).ValidateAPI}, {"ota-worker", (*config.Config).ValidateWorker}} {
+		w, ok := s.workload("Deployment", tc.name)
+		if !ok {
+			continue
+		}
+		if err := tc.validate(loadAs(t, s, w)); err != nil {
+			t.Errorf("%s refuses its configuration: %v", tc.name, err)
+		}
+	}
+}
+
+// loadAs loads the configuration as a workload's first container would see it: its
+// ConfigMap, its literal values, the pod's name and, where the build has them, its
+// Secrets' values.
 func loadAs(t *testing.T, s system, w workload) *config.Config {
 	c := w.pod.Spec.Containers[0]
 	env := map[string]string{}
@@ -410,8 +429,15 @@ func loadAs(t *testing.T, s system, w workload) *config.Config {
 		}
 	}
 	for _, e := range c.Env {
-		if e.ValueFrom == nil {
+		switch {
+		case e.ValueFrom == nil:
 			env[e.Name] = e.Value
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			env[e.Name] = w.name + "-5d9c7b6f4-x2x7q"
+		case e.ValueFrom.SecretKeyRef != nil:
+			if sec := s.secrets[e.ValueFrom.SecretKeyRef.Name]; sec != nil {
+				env[e.Name] = string(sec.Data[e.ValueFrom.SecretKeyRef.Key])
+			}
 		}
 	}
 	for n := range config.EnvNames() {

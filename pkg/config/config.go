@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -502,7 +503,7 @@ func (c *Config) ValidateAPI() error {
 	if len(c.Auth.AdminKey) < 16 {
 		return keyErr("auth.admin_key", "must be at least 16 characters")
 	}
-	return c.refuseDevSecrets("http.listen", c.HTTP.Listen)
+	return c.refuseDevSecrets("http.listen", c.HTTP.Listen, "auth.admin_key", "firmware.url_signing_key", "secrets.encryption_key")
 }
 
 // ValidateWorker checks everything the worker binary needs.
@@ -565,7 +566,7 @@ func (c *Config) ValidateWorker() error {
 	if err := c.MQTT.validateIdentity(); err != nil {
 		return err
 	}
-	return c.refuseDevSecrets("worker.monitor_listen", w.MonitorListen)
+	return c.refuseDevSecrets("worker.monitor_listen", w.MonitorListen, "firmware.url_signing_key", "secrets.encryption_key")
 }
 
 // validateIdentity: the broker authenticates every client, workers included.
@@ -582,28 +583,38 @@ func (m MQTT) validateIdentity() error {
 }
 
 // UsesDevSecrets reports whether built-in development secrets are in force.
-func (c *Config) UsesDevSecrets() bool {
-	return c.Auth.AdminKey == DevAdminKey || c.Firmware.URLSigningKey == DevSigningKey ||
-		c.Secrets.EncryptionKey == DevEncryptionKey
+func (c *Config) UsesDevSecrets() bool { return len(c.devSecretKeys()) > 0 }
+
+// devSecretKeys lists the keys that still hold their built-in development value.
+func (c *Config) devSecretKeys() []string {
+	var keys []string
+	for _, s := range []struct{ key, value, dev string }{
+		{"auth.admin_key", c.Auth.AdminKey, DevAdminKey},
+		{"firmware.url_signing_key", c.Firmware.URLSigningKey, DevSigningKey},
+		{"secrets.encryption_key", c.Secrets.EncryptionKey, DevEncryptionKey},
+	} {
+		if s.value == s.dev {
+			keys = append(keys, s.key)
+		}
+	}
+	return keys
 }
 
-// refuseDevSecrets fails when development secrets are in force on a process that listens
-// beyond loopback: that is a deployment, and a deployment has its own secrets.
-func (c *Config) refuseDevSecrets(listenKey, listen string) error {
-	if !c.UsesDevSecrets() || isLoopbackListen(listen) {
+// refuseDevSecrets fails when one of the secrets a binary uses still has its development
+// value on a process that listens beyond loopback: that is a deployment, and a
+// deployment has its own secrets. (The worker never reads the admin key, so it need
+// not be given one.)
+func (c *Config) refuseDevSecrets(listenKey, listen string, used ...string) error {
+	if isLoopbackListen(listen) {
 		return nil
 	}
-	var key string
-	switch {
-	case c.Auth.AdminKey == DevAdminKey:
-		key = "auth.admin_key"
-	case c.Firmware.URLSigningKey == DevSigningKey:
-		key = "firmware.url_signing_key"
-	default:
-		key = "secrets.encryption_key"
+	for _, key := range c.devSecretKeys() {
+		if slices.Contains(used, key) {
+			return keyErr(key, "the built-in development value is refused when %s (%s) is not a loopback address; "+
+				"set a secret of your own", listenKey, listen)
+		}
 	}
-	return keyErr(key, "the built-in development value is refused when %s (%s) is not a loopback address; "+
-		"set a secret of your own", listenKey, listen)
+	return nil
 }
 
 // isLoopbackListen reports whether a host:port only accepts local connections.

@@ -50,6 +50,25 @@ func TestDevSecretsRefusedBeyondLoopback(t *testing.T) {
 	require.NoError(t, cfg.ValidateAPI(), "secrets of its own may listen anywhere")
 }
 
+// The worker never reads the admin key: a deployed worker needs only its own secrets.
+func TestWorkerBeyondLoopbackNeedsOnlyItsSecrets(t *testing.T) {
+	t.Setenv("OTA_MQTT_USERNAME", "ota-worker")
+	t.Setenv("OTA_MQTT_PASSWORD", "a-worker-password-of-length")
+	t.Setenv("OTA_WORKER_MONITOR_LISTEN", "0.0.0.0:9464")
+	cfg, err := Load("")
+	require.NoError(t, err)
+	err = cfg.ValidateWorker()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "firmware.url_signing_key")
+
+	t.Setenv("OTA_FIRMWARE_URL_SIGNING_KEY", "a-signing-key-of-our-own")
+	t.Setenv("OTA_SECRETS_ENCRYPTION_KEY", "an-encryption-key-of-our-own")
+	cfg, err = Load("")
+	require.NoError(t, err)
+	require.NoError(t, cfg.ValidateWorker(), "the admin key is the api's")
+	assert.True(t, cfg.UsesDevSecrets(), "start-up still warns about the development admin key")
+}
+
 func TestOverrides(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.yaml")
