@@ -27,6 +27,7 @@ type DeviceStore interface {
 	GetFirmware(ctx context.Context, tenantID, firmwareID string) (model.Firmware, error)
 	AdvanceCampaignDevice(ctx context.Context, tenantID, campaignID, deviceID string, state model.DeviceState, reason, workflowID, runID string) error
 	RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error
+	RunProgress(ctx context.Context, tenantID, deviceID string) (otaflow.RunProgress, error)
 }
 
 // Publisher delivers one MQTT message and returns once the broker acknowledged it.
@@ -233,6 +234,16 @@ func (a *Activities) CheckDeviceHealth(ctx context.Context, req otaflow.HealthRe
 	}
 	return otaflow.DeviceHealth{Found: true, ReportedVersion: d.ReportedVersion, LastSeenAt: d.LastSeenAt,
 		BootCount: d.BootCount}, nil
+}
+
+// RunProgress is read_run_progress: what the report consumer recorded of the device's
+// progress on the run's quiet update command (the zero value when nothing was).
+func (a *Activities) RunProgress(ctx context.Context, req otaflow.RunProgressRequest) (otaflow.RunProgress, error) {
+	p, err := a.Store.RunProgress(ctx, req.TenantID, req.DeviceID)
+	if err != nil || p.CommandID != req.CommandID {
+		return otaflow.RunProgress{}, err
+	}
+	return p, nil
 }
 
 // UpdateDevice is update_device: device firmware, history row and campaign status in one
