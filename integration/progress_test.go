@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -13,8 +14,9 @@ import (
 
 // TestProgressIsRecordedNotSignaled: a device's progress on its update reaches
 // GET /devices/{id}/ota through the database while the run waits, and the run's history
-// holds one signal (the terminal report) and two decision tasks, however many progress
-// reports the device sent.
+// holds one signal (the terminal report), however many progress reports the device
+// sent. With the test's 1 s status_probe_after and 0.7 s between the device's steps, the
+// run wakes while the device works and reads the recorded progress instead of asking.
 func TestProgressIsRecordedNotSignaled(t *testing.T) {
 	tn := newTenant(t)
 	fleet := specs("quiet", 1, "board-q", "1.0.0")
@@ -43,9 +45,18 @@ func TestProgressIsRecordedNotSignaled(t *testing.T) {
 	events, err := historyEvents(ctx, tenantClient(tn), res["workflow_id"].(string), res["run_id"].(string))
 	require.NoError(t, err)
 	count := map[shared.EventType]int{}
+	steps := map[string]int{}
 	for _, ev := range events {
 		count[ev.GetEventType()]++
+		if m := ev.MarkerRecordedEventAttributes; m != nil && m.GetMarkerName() == "LocalActivity" {
+			var d struct{ ActivityType string }
+			require.NoError(t, json.Unmarshal(m.GetDetails(), &d))
+			steps[d.ActivityType]++
+		}
 	}
 	assert.Equal(t, 1, count[shared.EventTypeWorkflowExecutionSignaled], "only the terminal report is a signal")
-	assert.Equal(t, 2, count[shared.EventTypeDecisionTaskCompleted], "%d events: %v", len(events), count)
+	assert.Equal(t, 1, steps["send_mqtt_command"], "the device was never asked where it stands: %v", steps)
+	assert.Equal(t, count[shared.EventTypeTimerFired], steps["read_run_progress"], "each wake-up read the progress: %v", steps)
+	assert.Equal(t, 2+count[shared.EventTypeTimerFired], int(count[shared.EventTypeDecisionTaskCompleted]),
+		"a decision to command, one to finish, one per wake-up: %v", count)
 }
