@@ -4,7 +4,10 @@
 # writes bench/results.md and bench/results.json. Flags pass through, e.g.
 #   scripts/bench.sh -sizes 200 -scenarios sqlite
 #   make bench BENCH_FLAGS='-sizes 1000 -scenarios sqlite,rss'
-# Run scripts/bench.sh -h for every flag. The full default run takes about 25 minutes on 2 cores.
+# Run scripts/bench.sh -h for every flag. The full default run takes about 30 minutes on 2 cores
+# (the scale scenario, one 100,000-device campaign in the database, adds about 5).
+# Opt-in: the 50,000-device PostgreSQL run, about half an hour more at 2,000 devices/min:
+#   scripts/bench.sh -scenarios postgres-large -timeout 90m -out-dir .run/bench-large
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/otaplane/ota/pkg/devicerun"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/rollout"
@@ -133,7 +134,16 @@ func (s *service) DeviceUpdateState(ctx context.Context, t model.Tenant, deviceI
 	if _, err := s.store.GetDevice(ctx, t.ID, deviceID); err != nil {
 		return otaflow.DeviceRunState{}, err
 	}
-	return s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+	st, err := s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+	if err != nil || !otaflow.QuietProgress(st.CommandID) {
+		return st, err
+	}
+	// The run's device reports its progress into the database, not to the run.
+	p, err := s.store.RunProgress(ctx, t.ID, deviceID)
+	if err != nil {
+		return otaflow.DeviceRunState{}, err
+	}
+	return devicerun.WithRecorded(st, p), nil
 }
 
 func (s *service) UploadFirmware(ctx context.Context, t model.Tenant, up FirmwareUpload) (model.Firmware, error) {

@@ -54,3 +54,18 @@ func FuzzRunIDFromCommandID(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQuietProgress: a command id a device sends is quiet exactly when it is what
+// CommandID makes of some run id with CommandSeqQuietUpdate.
+func FuzzQuietProgress(f *testing.F) {
+	for _, s := range []string{"0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:4", "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:1", ":4", "4", "", "a:04"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		i := strings.LastIndexByte(s, ':')
+		want := i > 0 && otaflow.CommandID(s[:i], otaflow.CommandSeqQuietUpdate) == s
+		if got := otaflow.QuietProgress(s); got != want {
+			t.Fatalf("QuietProgress(%q) = %v, want %v", s, got, want)
+		}
+	})
+}

@@ -114,6 +114,11 @@ type Store interface {
 	// AdvanceRun moves the device's row for one run forward (used by report consumers,
 	// which know the run but not the campaign).
 	AdvanceRun(ctx context.Context, tenantID, deviceID, runID string, state model.DeviceState) error
+	// RecordRunProgress records a progress report on a quiet update command (see
+	// otaflow.QuietProgress) and moves the run's campaign row forward.
+	RecordRunProgress(ctx context.Context, tenantID, deviceID, runID, commandID string, state model.DeviceState, percent int) error
+	// RunProgress is the progress recorded for the device's latest quiet update command.
+	RunProgress(ctx context.Context, tenantID, deviceID string) (otaflow.RunProgress, error)
 	// RecordOutcome writes a run's result in one transaction.
 	RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error
 }

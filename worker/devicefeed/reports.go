@@ -24,9 +24,11 @@ type Signaler interface {
 	SignalWorkflow(ctx context.Context, tenantID, workflowID, runID, signal string, arg interface{}) error
 }
 
-// RunStore records a report's progress for campaign status counts.
+// RunStore records a report's progress: for campaign status counts, and on a quiet
+// update command (otaflow.QuietProgress) in place of the signal.
 type RunStore interface {
 	AdvanceRun(ctx context.Context, tenantID, deviceID, runID string, state model.DeviceState) error
+	RecordRunProgress(ctx context.Context, tenantID, deviceID, runID, commandID string, state model.DeviceState, percent int) error
 }
 
 // ErrUnknownTenant: a device message names a tenant the worker does not serve.
@@ -212,8 +214,12 @@ func (r *Reports) decode(m inbound) (pending, bool) {
 	return pending{key: m.key, runID: runID, report: rep}, true
 }
 
-// deliver makes one attempt to signal the run; false means try again later.
+// deliver makes one attempt to signal the run; false means try again later. Progress on
+// a quiet update command is recorded instead; when it cannot be, it is signaled.
 func (r *Reports) deliver(p pending) bool {
+	if r.recordQuiet(p) {
+		return true
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
 	defer cancel()
 	err := r.signaler.SignalWorkflow(ctx, p.key.tenant, otaflow.DeviceWorkflowID(p.key.device), p.runID,
@@ -243,6 +249,27 @@ func (r *Reports) deliver(p pending) bool {
 			r.log.Warn("progress not recorded", zap.String("device_id", p.key.device), zap.Error(err))
 		}
 	}
+	return true
+}
+
+// recordQuiet records a progress report on a quiet update command; false when the report
+// is of another kind or the database did not take it.
+func (r *Reports) recordQuiet(p pending) bool {
+	st, ok := p.report.Status.ProgressState()
+	if !ok || p.report.Restated || !otaflow.QuietProgress(p.report.CommandID) {
+		return false
+	}
+	percent := 0
+	if p.report.Status == otaflow.ReportDownloading || p.report.Status == otaflow.ReportAccepted {
+		percent = p.report.ProgressPercent
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+	defer cancel()
+	if err := r.store.RecordRunProgress(ctx, p.key.tenant, p.key.device, p.runID, p.report.CommandID, st, percent); err != nil {
+		r.log.Warn("progress not recorded; signaling it", zap.String("device_id", p.key.device), zap.Error(err))
+		return false
+	}
+	r.metrics.Recorded.Inc()
 	return true
 }
 

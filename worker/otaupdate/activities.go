@@ -27,6 +27,7 @@ type DeviceStore interface {
 	GetFirmware(ctx context.Context, tenantID, firmwareID string) (model.Firmware, error)
 	AdvanceCampaignDevice(ctx context.Context, tenantID, campaignID, deviceID string, state model.DeviceState, reason, workflowID, runID string) error
 	RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error
+	RunProgress(ctx context.Context, tenantID, deviceID string) (otaflow.RunProgress, error)
 }
 
 // Publisher delivers one MQTT message and returns once the broker acknowledged it.
@@ -60,14 +61,9 @@ type Activities struct {
 }
 
 // CheckDeviceReady is check_device_ready: exists, model matches, online, battery, version.
+// A campaign's device is recorded CHECKING only when it is not ready: a ready one is
+// COMMANDED a moment later, and the write in between would cost a commit per run.
 func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDeviceInput) (otaflow.ReadyCheck, error) {
-	info := activity.GetInfo(ctx)
-	if in.CampaignID != "" {
-		if err := a.Store.AdvanceCampaignDevice(ctx, in.TenantID, in.CampaignID, in.DeviceID, model.StateChecking, "",
-			info.WorkflowExecution.ID, info.WorkflowExecution.RunID); err != nil {
-			return otaflow.ReadyCheck{}, err
-		}
-	}
 	d, err := a.Store.GetDevice(ctx, in.TenantID, in.DeviceID)
 	if errors.Is(err, store.ErrNotFound) {
 		return otaflow.ReadyCheck{Reason: otaflow.ReasonDeviceNotFound}, nil
@@ -75,7 +71,15 @@ func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDevi
 	if err != nil {
 		return otaflow.ReadyCheck{}, err
 	}
-	return devicerun.Readiness(d, in.Firmware, in.Policy, a.Now()), nil
+	ready := devicerun.Readiness(d, in.Firmware, in.Policy, a.Now())
+	if in.CampaignID != "" && !ready.Ready {
+		info := activity.GetInfo(ctx)
+		if err := a.Store.AdvanceCampaignDevice(ctx, in.TenantID, in.CampaignID, in.DeviceID, model.StateChecking, "",
+			info.WorkflowExecution.ID, info.WorkflowExecution.RunID); err != nil {
+			return otaflow.ReadyCheck{}, err
+		}
+	}
+	return ready, nil
 }
 
 // SendMQTTCommand is send_mqtt_command: one command, QoS 1, on the device's command topic.
@@ -185,7 +189,8 @@ func (a *Activities) publish(ctx context.Context, req otaflow.CommandRequest, cm
 }
 
 // VerifyFirmware is verify_firmware: the version and image hash the device reports must be
-// the target's, as recorded in the database (not only as passed in the input).
+// the target's, as recorded in the database (not only as passed in the input). It records
+// nothing: the outcome (or, with a soak, SOAKING) is written right after it.
 func (a *Activities) VerifyFirmware(ctx context.Context, req otaflow.VerifyRequest) error {
 	fw, err := a.Store.GetFirmware(ctx, req.TenantID, req.Firmware.ID)
 	if err != nil {
@@ -193,13 +198,6 @@ func (a *Activities) VerifyFirmware(ctx context.Context, req otaflow.VerifyReque
 			return cadence.NewCustomError(ErrReasonVerifyMismatch, "firmware record no longer exists")
 		}
 		return err
-	}
-	if req.CampaignID != "" {
-		info := activity.GetInfo(ctx)
-		if err := a.Store.AdvanceCampaignDevice(ctx, req.TenantID, req.CampaignID, req.DeviceID, model.StateVerifying, "",
-			info.WorkflowExecution.ID, info.WorkflowExecution.RunID); err != nil {
-			return err
-		}
 	}
 	var problems []string
 	if req.Report.FirmwareVersion != fw.Version {
@@ -233,6 +231,16 @@ func (a *Activities) CheckDeviceHealth(ctx context.Context, req otaflow.HealthRe
 	}
 	return otaflow.DeviceHealth{Found: true, ReportedVersion: d.ReportedVersion, LastSeenAt: d.LastSeenAt,
 		BootCount: d.BootCount}, nil
+}
+
+// RunProgress is read_run_progress: what the report consumer recorded of the device's
+// progress on the run's quiet update command (the zero value when nothing was).
+func (a *Activities) RunProgress(ctx context.Context, req otaflow.RunProgressRequest) (otaflow.RunProgress, error) {
+	p, err := a.Store.RunProgress(ctx, req.TenantID, req.DeviceID)
+	if err != nil || p.CommandID != req.CommandID {
+		return otaflow.RunProgress{}, err
+	}
+	return p, nil
 }
 
 // UpdateDevice is update_device: device firmware, history row and campaign status in one

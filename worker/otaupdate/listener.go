@@ -55,6 +55,13 @@ func (l *listener) next(ctx workflow.Context, resend func() error) event {
 			l.stop()
 			return event{timedOut: d.Reason}
 		case devicerun.Probe:
+			heard, err := l.catchUp(ctx)
+			if isCanceled(ctx, err) {
+				return event{canceled: true}
+			}
+			if heard {
+				continue
+			}
 			id, err := l.r.probe(ctx)
 			if isCanceled(ctx, err) {
 				return event{canceled: true}
@@ -116,6 +123,33 @@ func (l *listener) next(ctx workflow.Context, resend func() error) event {
 		}
 		// Anything else answers an earlier command or request: ignored.
 	}
+}
+
+// catchUp reads the progress recorded for a quiet update command and reports whether it
+// shows the device spoke since the run last heard from it; then the silence restarts
+// from then and no status request is needed. A read that fails is logged: the run asks.
+func (l *listener) catchUp(ctx workflow.Context) (bool, error) {
+	r := l.r
+	if !r.quiet || l.cmdID != r.commandID {
+		return false, nil
+	}
+	var p otaflow.RunProgress
+	req := otaflow.RunProgressRequest{TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CommandID: l.cmdID}
+	if err := r.step(ctx, otaflow.ActivityRunProgress, r.acts.RunProgress, req, &p, probeOptions()); err != nil {
+		if !isCanceled(ctx, err) {
+			workflow.GetLogger(ctx).Warn("recorded progress not read")
+		}
+		return false, err
+	}
+	if p.CommandID != l.cmdID {
+		return false, nil
+	}
+	r.recorded = p
+	if !p.HeardAt.After(l.silence.LastHeard) {
+		return false, nil
+	}
+	l.silence = l.silence.Heard(p.HeardAt)
+	return true, nil
 }
 
 func (l *listener) askedFor(requestID string) bool {

@@ -26,6 +26,7 @@ func Register(r Registry, a *Activities) {
 		otaflow.ActivityUpdateDevice:      a.UpdateDevice,
 		otaflow.ActivityRollback:          a.Rollback,
 		otaflow.ActivityCheckDeviceHealth: a.CheckDeviceHealth,
+		otaflow.ActivityRunProgress:       a.RunProgress,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // TestReplayRecordedHistories replays histories recorded on a real Cadence server (see
-// integration/history_export_test.go), including runs recorded before changeDeviceTruth.
+// integration/history_export_test.go), including runs recorded before changeDeviceTruth
+// (update_device_before_truth_*) and before changeQuietProgress (update_device_truth_*).
 // A non-deterministic change to the workflow code makes this fail before it can break
 // runs in flight.
 func TestReplayRecordedHistories(t *testing.T) {

@@ -25,6 +25,14 @@ const activityTimeout = 30 * time.Second
 // started before it replay through legacy.go.
 const changeDeviceTruth = "device-truth"
 
+// changeQuietProgress versions the run whose update command is quiet
+// (otaflow.CommandSeqQuietUpdate): its device's progress reports are recorded in the
+// database, not signaled, so a run that goes well costs two decision tasks — one to
+// check and command, one to verify and record — whatever the device reports on the
+// way. The run reads the recorded progress when its device seems silent, before it
+// asks. Runs started before it replay through the paths it skips.
+const changeQuietProgress = "quiet-progress"
+
 // Custom error reasons. Permanent ones are listed as non-retryable in the retry policies.
 const (
 	ErrReasonVerifyMismatch = "verification_mismatch"
@@ -114,6 +122,9 @@ type run struct {
 	running string
 	// probes numbers the run's status requests (their command ids).
 	probes int
+	// quiet: the update command is quiet; recorded is its progress as last read.
+	quiet    bool
+	recorded otaflow.RunProgress
 }
 
 func (r *run) enter(ctx workflow.Context, s model.DeviceState, detail string) {
@@ -125,11 +136,11 @@ func (r *run) enter(ctx workflow.Context, s model.DeviceState, detail string) {
 func (r *run) snapshot() (otaflow.DeviceRunState, error) {
 	h := make([]otaflow.Transition, len(r.history))
 	copy(h, r.history)
-	return otaflow.DeviceRunState{
+	return devicerun.WithRecorded(otaflow.DeviceRunState{
 		DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID, State: r.state, Reason: r.reason,
 		FromVersion: r.from, TargetVersion: r.in.Firmware.Version, CommandID: r.commandID,
 		ProgressPercent: r.progress, History: h,
-	}, nil
+	}, r.recorded), nil
 }
 
 // Run is OTA_UPDATE_DEVICE.
@@ -149,9 +160,13 @@ func (f *Flow) Run(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.
 
 	var outcome outcome
 	var err error
-	if workflow.GetVersion(ctx, changeDeviceTruth, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	switch {
+	case workflow.GetVersion(ctx, changeQuietProgress, workflow.DefaultVersion, 1) == 1:
+		r.quiet = true
+		outcome, err = r.execute(ctx, reports)
+	case workflow.GetVersion(ctx, changeDeviceTruth, workflow.DefaultVersion, 1) == workflow.DefaultVersion:
 		outcome, err = r.legacyExecute(ctx, reports)
-	} else {
+	default:
 		outcome, err = r.execute(ctx, reports)
 	}
 	if err != nil {
@@ -202,7 +217,11 @@ func (r *run) execute(ctx workflow.Context, reports workflow.Channel) (outcome, 
 	}
 	// A device that already runs the target is commanded too: it confirms what it runs
 	// in answer to the command, which a heartbeat cannot do.
-	r.commandID = otaflow.CommandID(r.runID, otaflow.CommandSeqUpdate)
+	seq := otaflow.CommandSeqUpdate
+	if r.quiet {
+		seq = otaflow.CommandSeqQuietUpdate
+	}
+	r.commandID = otaflow.CommandID(r.runID, seq)
 	cmd := r.updateCommand(ctx)
 	err = r.step(ctx, otaflow.ActivitySendMQTTCommand, r.acts.SendMQTTCommand, cmd, nil, commandOptions())
 	switch {

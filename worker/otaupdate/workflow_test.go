@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/suite"
 	"go.uber.org/cadence"
 	"go.uber.org/cadence/testsuite"
+	"go.uber.org/cadence/workflow"
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/pkg/model"
@@ -27,6 +28,12 @@ type WorkflowSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
 	env *testsuite.TestWorkflowEnvironment
+	// deviceTruth runs the suite on the version before changeQuietProgress, whose update
+	// command is not quiet; updateSeq is the update command's number either way.
+	deviceTruth bool
+	updateSeq   int
+	// recorded is the progress read_run_progress finds (nil: none recorded).
+	recorded func() otaflow.RunProgress
 
 	commands  []otaflow.CommandRequest
 	outcome   *otaflow.OutcomeRequest
@@ -41,12 +48,29 @@ type WorkflowSuite struct {
 
 func TestWorkflowSuite(t *testing.T) { suite.Run(t, new(WorkflowSuite)) }
 
+// TestWorkflowSuiteDeviceTruth: runs started before changeQuietProgress keep every
+// behaviour.
+func TestWorkflowSuiteDeviceTruth(t *testing.T) { suite.Run(t, &WorkflowSuite{deviceTruth: true}) }
+
 func (s *WorkflowSuite) SetupTest() {
 	s.SetLogger(zap.NewNop())
 	s.env = s.NewTestWorkflowEnvironment()
 	Register(s.env, &Activities{})
 	s.commands, s.outcome, s.sendErr, s.sendHook, s.verifyErr = nil, nil, nil, nil, nil
-	s.answer, s.probes, s.health = nil, nil, nil
+	s.answer, s.probes, s.health, s.recorded = nil, nil, nil, nil
+	s.updateSeq = otaflow.CommandSeqQuietUpdate
+	if s.deviceTruth {
+		s.updateSeq = otaflow.CommandSeqUpdate
+		s.env.OnGetVersion(changeQuietProgress, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
+	s.env.OnActivity(otaflow.ActivityRunProgress, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, req otaflow.RunProgressRequest) (otaflow.RunProgress, error) {
+			s.Require().False(s.deviceTruth, "only quiet runs read recorded progress")
+			if s.recorded == nil {
+				return otaflow.RunProgress{}, nil
+			}
+			return s.recorded(), nil
+		}).Maybe()
 	s.env.OnActivity(otaflow.ActivitySendMQTTCommand, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, req otaflow.CommandRequest) error {
 			if req.RequestStatus {
@@ -89,7 +113,7 @@ func (s *WorkflowSuite) SetupTest() {
 func (s *WorkflowSuite) updates() []otaflow.CommandRequest {
 	var out []otaflow.CommandRequest
 	for _, c := range s.commands {
-		if c.CommandID == otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate) {
+		if c.CommandID == otaflow.CommandID(testRunID, s.updateSeq) {
 			out = append(out, c)
 		}
 	}
@@ -142,10 +166,10 @@ func (s *WorkflowSuite) states() []model.DeviceState {
 
 func (s *WorkflowSuite) TestHappyPath() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportAccepted)
-	s.report(2*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading, func(r *otaflow.DeviceReport) { r.ProgressPercent = 50 })
-	s.report(3*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalling)
-	s.report(4*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(time.Second, s.updateSeq, otaflow.ReportAccepted)
+	s.report(2*time.Second, s.updateSeq, otaflow.ReportDownloading, func(r *otaflow.DeviceReport) { r.ProgressPercent = 50 })
+	s.report(3*time.Second, s.updateSeq, otaflow.ReportInstalling)
+	s.report(4*time.Second, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 
 	res := s.result()
@@ -168,7 +192,7 @@ func (s *WorkflowSuite) TestUpdateCommandSaysWhetherItMayDowngrade() {
 		in := testInput
 		in.Policy.AllowDowngrade = allow
 		s.ready("1.2.0")
-		s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+		s.report(time.Second, s.updateSeq, otaflow.ReportInstalled)
 		s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, in)
 		s.Equal(model.StateSucceeded, s.result().State)
 		s.Require().Len(s.updates(), 1)
@@ -181,7 +205,7 @@ func (s *WorkflowSuite) TestReportsForOtherCommandsAreIgnored() {
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(otaflow.SignalDeviceReport, otaflow.DeviceReport{CommandID: "old-run:1", Status: otaflow.ReportFailed})
 	}, time.Second)
-	s.report(2*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(2*time.Second, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal(model.StateSucceeded, s.result().State)
 }
@@ -224,7 +248,7 @@ func (s *WorkflowSuite) TestOfflineDeviceComingOnlineIsUpdated() {
 		})
 	s.env.RegisterDelayedCallback(func() {
 		s.env.SignalWorkflow(otaflow.SignalDeviceReport, otaflow.DeviceReport{
-			CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate), Status: otaflow.ReportInstalled, FirmwareVersion: "1.1.0", ImageSHA256: "abc"})
+			CommandID: otaflow.CommandID(testRunID, s.updateSeq), Status: otaflow.ReportInstalled, FirmwareVersion: "1.1.0", ImageSHA256: "abc"})
 	}, 50*time.Second)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal(model.StateSucceeded, s.result().State)
@@ -234,7 +258,7 @@ func (s *WorkflowSuite) TestOfflineDeviceComingOnlineIsUpdated() {
 func (s *WorkflowSuite) TestDeviceOnTargetConfirmsInAnswerToItsCommand() {
 	s.env.OnActivity(otaflow.ActivityCheckDeviceReady, mock.Anything, mock.Anything).
 		Return(otaflow.ReadyCheck{Ready: true, ReportsTarget: true, CurrentVersion: "1.1.0"}, nil).Once()
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(time.Second, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
 	s.Equal(model.StateSucceeded, res.State)
@@ -267,7 +291,7 @@ func (s *WorkflowSuite) TestTransientFailureFallsBackToRegularActivity() {
 		}
 		return nil
 	}
-	s.report(time.Minute, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(time.Minute, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal(model.StateSucceeded, s.result().State)
 	s.Equal(4, attempts, "three local attempts, then the regular activity")
@@ -284,8 +308,8 @@ func (s *WorkflowSuite) TestCommandNotDeliveredFails() {
 
 func (s *WorkflowSuite) TestDeviceFailureRollsBack() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading)
-	s.report(2*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportFailed, func(r *otaflow.DeviceReport) { r.ErrorCode = "install_failed" })
+	s.report(time.Second, s.updateSeq, otaflow.ReportDownloading)
+	s.report(2*time.Second, s.updateSeq, otaflow.ReportFailed, func(r *otaflow.DeviceReport) { r.ErrorCode = "install_failed" })
 	s.report(3*time.Second, otaflow.CommandSeqRollback, otaflow.ReportRolledBack, func(r *otaflow.DeviceReport) { r.FirmwareVersion = "1.0.0" })
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 
@@ -302,7 +326,7 @@ func (s *WorkflowSuite) TestDeviceFailureRollsBack() {
 
 func (s *WorkflowSuite) TestUnconfirmedRollbackFails() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportFailed)
+	s.report(time.Second, s.updateSeq, otaflow.ReportFailed)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
 	s.Equal(model.StateFailed, res.State)
@@ -312,7 +336,7 @@ func (s *WorkflowSuite) TestUnconfirmedRollbackFails() {
 func (s *WorkflowSuite) TestVerificationMismatchRollsBack() {
 	s.ready("1.0.0")
 	s.verifyErr = cadence.NewCustomError(ErrReasonVerifyMismatch, "sha256 mismatch")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.ImageSHA256 = "evil" })
+	s.report(time.Second, s.updateSeq, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.ImageSHA256 = "evil" })
 	s.report(2*time.Second, otaflow.CommandSeqRollback, otaflow.ReportRolledBack)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
@@ -339,10 +363,10 @@ func (s *WorkflowSuite) TestSilentDeviceIsAskedThenTimesOut() {
 func (s *WorkflowSuite) TestMissedFinalReportIsRecoveredBySeconds() {
 	s.ready("1.0.0")
 	start := s.env.Now()
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading)
+	s.report(time.Second, s.updateSeq, otaflow.ReportDownloading)
 	// The INSTALLED report was lost (no worker listening); asked, the device restates it.
 	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
-		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate),
+		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, s.updateSeq),
 			Status: otaflow.ReportInstalled, FirmwareVersion: "1.1.0", ImageSHA256: "abc"}
 	}
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
@@ -364,7 +388,7 @@ func (s *WorkflowSuite) TestCommandTheDeviceNeverGotIsSentAgainOnce() {
 	}
 	s.env.RegisterDelayedCallback(func() {
 		s.Require().Len(s.updates(), 2, "resent after the answer")
-		s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+		s.report(time.Second, s.updateSeq, otaflow.ReportInstalled)
 	}, 15*time.Second)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal(model.StateSucceeded, s.result().State)
@@ -390,10 +414,10 @@ func (s *WorkflowSuite) TestCommandNeverReceivedTwiceTimesOut() {
 func (s *WorkflowSuite) TestDeviceStillWorkingIsAskedLessAndLess() {
 	s.ready("1.0.0")
 	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
-		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqUpdate),
+		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, s.updateSeq),
 			Status: otaflow.ReportDownloading, ProgressPercent: 10}
 	}
-	s.report(5*time.Minute, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(5*time.Minute, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal(model.StateSucceeded, s.result().State)
 	s.Less(len(s.probes), 12, "answers keep the device alive, the asks back off")
@@ -401,9 +425,9 @@ func (s *WorkflowSuite) TestDeviceStillWorkingIsAskedLessAndLess() {
 
 func (s *WorkflowSuite) TestLateProgressNeverMovesBack() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalling)
-	s.report(2*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportAccepted)
-	s.report(3*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(time.Second, s.updateSeq, otaflow.ReportInstalling)
+	s.report(2*time.Second, s.updateSeq, otaflow.ReportAccepted)
+	s.report(3*time.Second, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal([]model.DeviceState{model.StatePending, model.StateChecking, model.StateCommanded, model.StateInstalling,
 		model.StateVerifying, model.StateSucceeded}, s.states())
@@ -411,7 +435,7 @@ func (s *WorkflowSuite) TestLateProgressNeverMovesBack() {
 
 func (s *WorkflowSuite) TestRollbackAnswerRecoveredByAsking() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportFailed, func(r *otaflow.DeviceReport) { r.ErrorCode = "install_failed" })
+	s.report(time.Second, s.updateSeq, otaflow.ReportFailed, func(r *otaflow.DeviceReport) { r.ErrorCode = "install_failed" })
 	s.answer = func(otaflow.CommandRequest) *otaflow.DeviceReport {
 		return &otaflow.DeviceReport{CommandID: otaflow.CommandID(testRunID, otaflow.CommandSeqRollback),
 			Status: otaflow.ReportRolledBack, FirmwareVersion: "1.0.0"}
@@ -429,7 +453,7 @@ func soakInput(soak time.Duration) otaflow.UpdateDeviceInput {
 
 func (s *WorkflowSuite) TestSoakHealthySucceeds() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.BootCount = 5 })
+	s.report(time.Second, s.updateSeq, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.BootCount = 5 })
 	checks := 0
 	s.health = func() otaflow.DeviceHealth {
 		checks++
@@ -466,7 +490,7 @@ func (s *WorkflowSuite) TestSoakFailures() {
 		s.Run(tt.name, func() {
 			s.SetupTest()
 			s.ready("1.0.0")
-			s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.BootCount = 5 })
+			s.report(time.Second, s.updateSeq, otaflow.ReportInstalled, func(r *otaflow.DeviceReport) { r.BootCount = 5 })
 			first := true
 			s.health = func() otaflow.DeviceHealth {
 				now := s.env.Now()
@@ -487,8 +511,8 @@ func (s *WorkflowSuite) TestSoakFailures() {
 
 func (s *WorkflowSuite) TestSoakEndsWhenTheDeviceReportsARevert() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
-	s.report(20*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportRolledBack, func(r *otaflow.DeviceReport) { r.FirmwareVersion = "1.0.0" })
+	s.report(time.Second, s.updateSeq, otaflow.ReportInstalled)
+	s.report(20*time.Second, s.updateSeq, otaflow.ReportRolledBack, func(r *otaflow.DeviceReport) { r.FirmwareVersion = "1.0.0" })
 	s.health = func() otaflow.DeviceHealth {
 		now := s.env.Now()
 		return otaflow.DeviceHealth{Found: true, ReportedVersion: "1.1.0", LastSeenAt: &now}
@@ -506,7 +530,7 @@ func (s *WorkflowSuite) TestSlowDeviceHitsOverallTimeout() {
 	s.ready("1.0.0")
 	// A progress report every 50 s keeps each step alive; the 10-minute bound still ends it.
 	for i := 1; i <= 20; i++ {
-		s.report(time.Duration(i)*50*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading)
+		s.report(time.Duration(i)*50*time.Second, s.updateSeq, otaflow.ReportDownloading)
 	}
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
@@ -516,7 +540,7 @@ func (s *WorkflowSuite) TestSlowDeviceHitsOverallTimeout() {
 
 func (s *WorkflowSuite) TestDeviceRejects() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportRejected, func(r *otaflow.DeviceReport) { r.ErrorCode = "expired" })
+	s.report(time.Second, s.updateSeq, otaflow.ReportRejected, func(r *otaflow.DeviceReport) { r.ErrorCode = "expired" })
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	res := s.result()
 	s.Equal(model.StateRejected, res.State)
@@ -525,7 +549,7 @@ func (s *WorkflowSuite) TestDeviceRejects() {
 
 func (s *WorkflowSuite) TestCancelWhileWaitingSendsCancel() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading)
+	s.report(time.Second, s.updateSeq, otaflow.ReportDownloading)
 	s.env.RegisterDelayedCallback(s.env.CancelWorkflow, 5*time.Second)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.True(s.env.IsWorkflowCompleted())
@@ -537,7 +561,7 @@ func (s *WorkflowSuite) TestCancelWhileWaitingSendsCancel() {
 
 func (s *WorkflowSuite) TestQueryShowsLiveState() {
 	s.ready("1.0.0")
-	s.report(time.Second, otaflow.CommandSeqUpdate, otaflow.ReportDownloading, func(r *otaflow.DeviceReport) { r.ProgressPercent = 40 })
+	s.report(time.Second, s.updateSeq, otaflow.ReportDownloading, func(r *otaflow.DeviceReport) { r.ProgressPercent = 40 })
 	s.env.RegisterDelayedCallback(func() {
 		v, err := s.env.QueryWorkflow(otaflow.QueryState)
 		s.Require().NoError(err)
@@ -547,7 +571,60 @@ func (s *WorkflowSuite) TestQueryShowsLiveState() {
 		s.Equal(40, st.ProgressPercent)
 		s.Equal("1.1.0", st.TargetVersion)
 	}, 2*time.Second)
-	s.report(3*time.Second, otaflow.CommandSeqUpdate, otaflow.ReportInstalled)
+	s.report(3*time.Second, s.updateSeq, otaflow.ReportInstalled)
 	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
 	s.Equal(model.StateSucceeded, s.result().State)
+}
+
+// TestRecordedProgressKeepsAQuietRunFromAsking: a device that keeps reporting progress
+// into the database, never as a signal, is not asked where it stands, and the run's
+// state shows what it reported.
+func (s *WorkflowSuite) TestRecordedProgressKeepsAQuietRunFromAsking() {
+	if s.deviceTruth {
+		s.T().Skip("runs before changeQuietProgress get every report as a signal")
+	}
+	s.ready("1.0.0")
+	start := s.env.Now()
+	downloading, installing := start.Add(time.Second), start.Add(50*time.Second)
+	s.recorded = func() otaflow.RunProgress {
+		p := otaflow.RunProgress{CommandID: otaflow.CommandID(testRunID, s.updateSeq), State: model.StateDownloading,
+			ProgressPercent: 60, DownloadingAt: &downloading, HeardAt: s.env.Now().Add(-time.Second)}
+		if !s.env.Now().Before(installing) {
+			p.State, p.InstallingAt = model.StateInstalling, &installing
+		}
+		return p
+	}
+	s.env.RegisterDelayedCallback(func() {
+		v, err := s.env.QueryWorkflow(otaflow.QueryState)
+		s.Require().NoError(err)
+		var st otaflow.DeviceRunState
+		s.Require().NoError(v.Get(&st))
+		s.Equal(model.StateInstalling, st.State)
+		s.Equal(60, st.ProgressPercent)
+	}, 70*time.Second)
+	// Silent on the signal channel for longer than the step timeout.
+	s.report(90*time.Second, s.updateSeq, otaflow.ReportInstalled)
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	s.Equal(model.StateSucceeded, s.result().State)
+	s.Empty(s.probes, "recorded progress spares the status requests")
+	s.Equal([]model.DeviceState{model.StatePending, model.StateChecking, model.StateCommanded, model.StateDownloading,
+		model.StateInstalling, model.StateVerifying, model.StateSucceeded}, s.states())
+}
+
+// TestStaleRecordedProgressDoesNotSpareTheAsk: progress recorded before the run last
+// heard from its device says nothing new: the silent device is asked, then timed out.
+func (s *WorkflowSuite) TestStaleRecordedProgressDoesNotSpareTheAsk() {
+	if s.deviceTruth {
+		s.T().Skip("runs before changeQuietProgress get every report as a signal")
+	}
+	s.ready("1.0.0")
+	at := s.env.Now()
+	s.recorded = func() otaflow.RunProgress {
+		return otaflow.RunProgress{CommandID: otaflow.CommandID(testRunID, s.updateSeq), State: model.StateDownloading,
+			DownloadingAt: &at, HeardAt: at}
+	}
+	s.env.ExecuteWorkflow(otaflow.UpdateDeviceWorkflow, testInput)
+	res := s.result()
+	s.Equal(model.StateTimedOut, res.State)
+	s.Len(s.probes, 4, "asked as if nothing had been recorded")
 }

@@ -275,20 +275,32 @@ func (c *Client) CampaignDevices(ctx context.Context, id string) ([]CampaignDevi
 	var all []CampaignDevice
 	after := 0
 	for {
-		var out struct {
-			Devices []CampaignDevice `json:"devices"`
-			Next    int              `json:"next_after_seq"`
-		}
-		q := url.Values{"limit": {"1000"}, "after_seq": {fmt.Sprint(after)}}
-		if err := c.do(ctx, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices?"+q.Encode(), "", nil, http.StatusOK, &out); err != nil {
+		page, next, err := c.devicesPage(ctx, id, after, 1000)
+		if err != nil {
 			return nil, err
 		}
-		all = append(all, out.Devices...)
-		if out.Next == 0 {
+		all = append(all, page...)
+		if next == 0 {
 			return all, nil
 		}
-		after = out.Next
+		after = next
 	}
+}
+
+// CampaignDevicesPage reads one page of a campaign's device results.
+func (c *Client) CampaignDevicesPage(ctx context.Context, id string, afterSeq, limit int) ([]CampaignDevice, error) {
+	page, _, err := c.devicesPage(ctx, id, afterSeq, limit)
+	return page, err
+}
+
+func (c *Client) devicesPage(ctx context.Context, id string, afterSeq, limit int) ([]CampaignDevice, int, error) {
+	var out struct {
+		Devices []CampaignDevice `json:"devices"`
+		Next    int              `json:"next_after_seq"`
+	}
+	q := url.Values{"limit": {fmt.Sprint(limit)}, "after_seq": {fmt.Sprint(afterSeq)}}
+	err := c.do(ctx, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices?"+q.Encode(), "", nil, http.StatusOK, &out)
+	return out.Devices, out.Next, err
 }
 
 // GetDevice reads one device record.
@@ -364,4 +376,9 @@ func (c *Client) CampaignStatus(ctx context.Context, id string) (Status, error) 
 	var out Status
 	err := c.do(ctx, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/status", "", nil, http.StatusOK, &out)
 	return out, err
+}
+
+// DryRun is POST /ota/campaigns/{id}/dry-run; the plan itself is not decoded.
+func (c *Client) DryRun(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/dry-run", "", nil, http.StatusOK, nil)
 }

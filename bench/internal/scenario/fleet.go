@@ -66,20 +66,9 @@ func makeDeviceSets(spec Spec, o Options) deviceSets {
 // until the control plane has recorded a heartbeat from every device.
 func (e *env) prepare(ctx context.Context, res *report.Run) error {
 	name := e.spec.Name()
-	id, key, err := e.admin.CreateTenant(ctx, fmt.Sprintf("bench-%s-%s", name, e.opts.Stamp))
-	if err != nil {
-		return fmt.Errorf("create tenant: %w", err)
+	if err := e.createTenant(ctx); err != nil {
+		return err
 	}
-	e.tenantID, e.client = id, e.admin.WithKey(key)
-
-	image := make([]byte, e.opts.FirmwareKiB<<10)
-	rng := rand.NewChaCha8([32]byte{1})
-	_, _ = rng.Read(image)
-	e.firmware, err = e.client.UploadFirmware(ctx, targetVersion, hardwareModel, image)
-	if err != nil {
-		return fmt.Errorf("upload firmware: %w", err)
-	}
-
 	e.sets = makeDeviceSets(e.spec, e.opts)
 	ids := e.sets.all()
 	logf("%s: creating %d devices", name, len(ids))
@@ -106,7 +95,7 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 	}
 	fleet, err := devicesim.NewFleet(devicesim.Config{
 		BrokerURL: e.mqttURL, TenantID: e.tenantID, Trust: trust,
-		HeartbeatInterval: heartbeatEvery, StepDelay: 0, ProgressReports: false,
+		HeartbeatInterval: heartbeatEvery, StepDelay: 0, ProgressReports: e.opts.ProgressReports,
 		HTTPClient: otaapi.NewHTTPClient(64), Logger: zap.NewNop(),
 	}, otaapi.WithCredentials(specs, creds))
 	if err != nil {
@@ -124,14 +113,8 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 
 // createDevices uses the bulk import when the API has it, else parallel single creates.
 func (e *env) createDevices(ctx context.Context, ids []string) (string, []otaapi.Credentials, error) {
-	devs := make([]otaapi.Device, len(ids))
-	for i, id := range ids {
-		devs[i] = otaapi.Device{ID: id, HardwareModel: hardwareModel, FirmwareVersion: fromVersion}
-	}
-	for start := 0; start < len(devs); start += importChunk {
-		if err := e.client.ImportDevices(ctx, devs[start:min(start+importChunk, len(devs))]); err != nil {
-			return "", nil, err
-		}
+	if err := e.importDevices(ctx, ids); err != nil {
+		return "", nil, err
 	}
 	// Imported devices have no broker credentials yet: each gets its own.
 	creds, err := e.client.IssueCredentials(ctx, ids)
@@ -139,6 +122,38 @@ func (e *env) createDevices(ctx context.Context, ids []string) (string, []otaapi
 		return "", nil, err
 	}
 	return fmt.Sprintf("POST /devices/import, %d per request, then POST /devices/credentials", importChunk), creds, nil
+}
+
+// importDevices creates the devices, importChunk per request.
+func (e *env) importDevices(ctx context.Context, ids []string) error {
+	devs := make([]otaapi.Device, len(ids))
+	for i, id := range ids {
+		devs[i] = otaapi.Device{ID: id, HardwareModel: hardwareModel, FirmwareVersion: fromVersion}
+	}
+	for start := 0; start < len(devs); start += importChunk {
+		if err := e.client.ImportDevices(ctx, devs[start:min(start+importChunk, len(devs))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// createTenant creates the benchmark's tenant and uploads the target firmware.
+func (e *env) createTenant(ctx context.Context) error {
+	id, key, err := e.admin.CreateTenant(ctx, fmt.Sprintf("bench-%s-%s", e.spec.Name(), e.opts.Stamp))
+	if err != nil {
+		return fmt.Errorf("create tenant: %w", err)
+	}
+	e.tenantID, e.client = id, e.admin.WithKey(key)
+
+	image := make([]byte, e.opts.FirmwareKiB<<10)
+	rng := rand.NewChaCha8([32]byte{1})
+	_, _ = rng.Read(image)
+	e.firmware, err = e.client.UploadFirmware(ctx, targetVersion, hardwareModel, image)
+	if err != nil {
+		return fmt.Errorf("upload firmware: %w", err)
+	}
+	return nil
 }
 
 // waitHeartbeats pages through the device list until every device has last_seen_at.

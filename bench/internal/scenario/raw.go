@@ -143,9 +143,6 @@ feed:
 // update_device for one device.
 func (r rawRunner) device(ctx context.Context, id string) error {
 	wfID, runID := otaflow.DeviceWorkflowID(id)+":raw", newUUID()
-	if err := r.st.AdvanceCampaignDevice(ctx, r.tenantID, r.campaignID, id, model.StateChecking, "", wfID, runID); err != nil {
-		return err
-	}
 	d, err := r.st.GetDevice(ctx, r.tenantID, id)
 	if err != nil {
 		return err
@@ -172,9 +169,6 @@ func (r rawRunner) device(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := r.st.GetFirmware(ctx, r.tenantID, r.fw.ID); err != nil {
-		return err
-	}
-	if err := r.st.AdvanceCampaignDevice(ctx, r.tenantID, r.campaignID, id, model.StateVerifying, "", wfID, runID); err != nil {
 		return err
 	}
 	return r.st.RecordOutcome(ctx, otaflow.OutcomeRequest{TenantID: r.tenantID, DeviceID: id, CampaignID: r.campaignID,

@@ -26,6 +26,9 @@ type Spec struct {
 	// StatusLoad adds a second campaign over the fleet during which many clients call
 	// GET …/status.
 	StatusLoad bool
+	// Scale puts one campaign over Devices devices in the database, runs nothing, and
+	// measures the queries that grow with a campaign.
+	Scale bool
 }
 
 // Name identifies the run in logs and results, e.g. "sqlite-10000".
@@ -38,14 +41,17 @@ type Options struct {
 	Stamp  string // makes database names and client ids unique per invocation
 	Broker string // external MQTT broker; empty: a private Mosquitto per run
 
-	Timeout         time.Duration // setup and measurement of one run (teardown comes after)
-	Stall           time.Duration // give up when no device run finishes for this long
-	SmallCampaigns  int
-	SmallSize       int
-	StatusClients   int
-	StatusDuration  time.Duration // 0: until the campaign completes
-	RawParallel     int
-	FirmwareKiB     int
+	Timeout        time.Duration // setup and measurement of one run (teardown comes after)
+	Stall          time.Duration // give up when no device run finishes for this long
+	SmallCampaigns int
+	SmallSize      int
+	StatusClients  int
+	StatusDuration time.Duration // 0: until the campaign completes
+	RawParallel    int
+	FirmwareKiB    int
+	// ProgressReports: the simulated devices report ACCEPTED, DOWNLOADING and INSTALLING
+	// on the way, as real ones do, not only the outcome.
+	ProgressReports bool
 	RSSWait         time.Duration
 	RSSCampaignSize int      // devices per campaign in the in-flight scenario
 	ExtraEnv        []string // KEY=VALUE for the api and workers
@@ -67,6 +73,9 @@ func Run(ctx context.Context, spec Spec, opts Options) report.Run {
 		}()
 		if err := e.up(rctx); err != nil {
 			return err
+		}
+		if spec.Scale {
+			return e.scale(rctx, &res)
 		}
 		if err := e.prepare(rctx, &res); err != nil {
 			return err

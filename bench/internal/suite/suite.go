@@ -25,16 +25,26 @@ type scenarioDef struct {
 	name, persistence string
 	workers           int
 	largestOnly, hold bool
-	about             string
+	// scale: one campaign of -scale-size devices in the database, no device runs.
+	scale bool
+	// large: one run at -large-size devices instead of -sizes.
+	large bool
+	about string
 }
 
 // Scenarios in the order they run; sqlite-2w runs next to sqlite so that the 1 vs 2
 // worker comparison sees the same background load.
 var scenarios = []scenarioDef{
-	{"sqlite", "sqlite", 1, false, false, "SQLite persistence, 1 worker, every size"},
-	{"sqlite-2w", "sqlite", 2, true, false, "SQLite persistence, 2 worker processes, largest size"},
-	{"postgres", "postgres", 1, false, false, "PostgreSQL persistence, 1 worker, every size"},
-	{"rss", "sqlite", 1, true, true, "all runs in flight at once (silent devices), worker peak RSS, largest size"},
+	{name: "sqlite", persistence: "sqlite", workers: 1, about: "SQLite persistence, 1 worker, every size"},
+	{name: "sqlite-2w", persistence: "sqlite", workers: 2, largestOnly: true,
+		about: "SQLite persistence, 2 worker processes, largest size"},
+	{name: "postgres", persistence: "postgres", workers: 1, about: "PostgreSQL persistence, 1 worker, every size"},
+	{name: "postgres-large", persistence: "postgres", workers: 1, large: true,
+		about: "PostgreSQL persistence, 1 worker, -large-size devices (not in the default set: about half an hour at 2,000 devices/min)"},
+	{name: "rss", persistence: "sqlite", workers: 1, largestOnly: true, hold: true,
+		about: "all runs in flight at once (silent devices), worker peak RSS, largest size"},
+	{name: "scale", persistence: "sqlite", workers: 1, scale: true,
+		about: "one campaign of -scale-size devices in the database, no runs: status aggregate, status under load, dry run, device pages"},
 }
 
 // Config is set from the command line.
@@ -44,6 +54,8 @@ type Config struct {
 	Sizes     []int
 	Scenarios []string
 	InFlight  int
+	ScaleSize int
+	LargeSize int
 	Build     bool
 	// Runs that get the status-load campaign: these scenarios at these sizes or above.
 	StatusScenarios []string
@@ -61,12 +73,14 @@ func ParseFlags(args []string) (Config, error) {
 		names = append(names, fmt.Sprintf("%s (%s)", s.name, s.about))
 	}
 	sizes := fs.String("sizes", "1000,10000", "fleet sizes, comma-separated")
-	scen := fs.String("scenarios", "sqlite,sqlite-2w,postgres,rss", "scenarios to run, comma-separated: "+strings.Join(names, "; "))
+	scen := fs.String("scenarios", "sqlite,sqlite-2w,postgres,rss,scale", "scenarios to run, comma-separated: "+strings.Join(names, "; "))
 	fs.StringVar(&c.Root, "root", ".", "repository root")
 	fs.StringVar(&c.OutDir, "out-dir", "bench", "where results.md and results.json go (relative to -root)")
 	fs.StringVar(&c.Opts.LogDir, "log-dir", ".run/bench", "where each run's process logs go (relative to -root)")
 	fs.DurationVar(&c.Opts.Timeout, "timeout", 40*time.Minute, "bound on each run's setup and measurement")
 	fs.DurationVar(&c.Opts.Stall, "stall", 5*time.Minute, "give up a run when no device run finishes for this long")
+	fs.IntVar(&c.LargeSize, "large-size", 50000, "postgres-large scenario: devices in its campaign")
+	fs.IntVar(&c.ScaleSize, "scale-size", 100000, "scale scenario: devices in its one campaign (the API takes at most 100000)")
 	fs.IntVar(&c.InFlight, "in-flight", 200, "ota.campaign_in_flight of the api (the rss scenario uses the fleet size)")
 	fs.IntVar(&c.Opts.SmallCampaigns, "small-campaigns", 10, "small campaigns per run for execute latency (0: none)")
 	fs.IntVar(&c.Opts.SmallSize, "small-size", 10, "devices per small campaign")
@@ -79,6 +93,8 @@ func ParseFlags(args []string) (Config, error) {
 			"can slow a 10,000-device campaign to well over half an hour)")
 	fs.IntVar(&c.Opts.RawParallel, "raw-parallel", 32, "goroutines of the raw fan-out baseline (0: skip it)")
 	fs.IntVar(&c.Opts.FirmwareKiB, "firmware-kib", 64, "firmware image size in KiB")
+	fs.BoolVar(&c.Opts.ProgressReports, "progress-reports", false,
+		"simulated devices report ACCEPTED, DOWNLOADING and INSTALLING before the outcome, as real devices do")
 	fs.DurationVar(&c.Opts.RSSWait, "rss-wait", 15*time.Minute, "rss scenario: bounded wait for every run to be COMMANDED")
 	fs.IntVar(&c.Opts.RSSCampaignSize, "rss-campaign-size", 1000,
 		"rss scenario: devices per campaign (one campaign execution keeps at most 1000 runs in flight)")
@@ -116,8 +132,8 @@ func ParseFlags(args []string) (Config, error) {
 	if c.StatusScenarios, err = scenarioList("-status-scenarios", *statusScen); err != nil {
 		return c, err
 	}
-	if c.Opts.SmallSize < 1 || c.Opts.SmallCampaigns < 0 || c.InFlight < 1 {
-		return c, errors.New("-small-size and -in-flight must be at least 1, -small-campaigns at least 0")
+	if c.Opts.SmallSize < 1 || c.Opts.SmallCampaigns < 0 || c.InFlight < 1 || c.ScaleSize < 1 || c.LargeSize < 1 {
+		return c, errors.New("-small-size, -in-flight, -scale-size and -large-size must be at least 1, -small-campaigns at least 0")
 	}
 	return c, nil
 }
@@ -146,7 +162,12 @@ func (c Config) plan() []scenario.Spec {
 			continue
 		}
 		sizes := c.Sizes
-		if s.largestOnly {
+		switch {
+		case s.scale:
+			sizes = []int{c.ScaleSize}
+		case s.large:
+			sizes = []int{c.LargeSize}
+		case s.largestOnly:
 			sizes = []int{largest}
 		}
 		for _, n := range sizes {
@@ -156,7 +177,7 @@ func (c Config) plan() []scenario.Spec {
 			}
 			load := !s.hold && c.Opts.StatusClients > 0 && n >= c.StatusMinSize && slices.Contains(c.StatusScenarios, s.name)
 			out = append(out, scenario.Spec{Scenario: s.name, Persistence: s.persistence, Workers: s.workers,
-				Devices: n, InFlight: inFlight, HoldInFlight: s.hold, StatusLoad: load})
+				Devices: n, InFlight: inFlight, HoldInFlight: s.hold, StatusLoad: load && !s.scale, Scale: s.scale})
 		}
 	}
 	return out
@@ -202,10 +223,10 @@ func Run(ctx context.Context, c Config) error {
 
 	res := &report.Results{Started: started, Machine: procstat.ReadMachine(), Commit: repo.Commit(ctx),
 		Settings: map[string]any{"args": strings.Join(c.args, " "), "sizes": c.Sizes, "scenarios": c.Scenarios,
-			"campaign_in_flight": c.InFlight, "small_campaigns": c.Opts.SmallCampaigns, "small_size": c.Opts.SmallSize,
+			"campaign_in_flight": c.InFlight, "scale_size": c.ScaleSize, "large_size": c.LargeSize, "small_campaigns": c.Opts.SmallCampaigns, "small_size": c.Opts.SmallSize,
 			"status_clients": c.Opts.StatusClients, "status_min_size": c.StatusMinSize, "status_scenarios": c.StatusScenarios,
 			"status_duration": statusLimit(c.Opts.StatusDuration),
-			"raw_parallel":    c.Opts.RawParallel, "broker": brokerSetting(c.Opts.Broker), "firmware_kib": c.Opts.FirmwareKiB, "rss_campaign_size": c.Opts.RSSCampaignSize, "heartbeat_interval": "20s",
+			"raw_parallel":    c.Opts.RawParallel, "broker": brokerSetting(c.Opts.Broker), "firmware_kib": c.Opts.FirmwareKiB, "progress_reports": c.Opts.ProgressReports, "rss_campaign_size": c.Opts.RSSCampaignSize, "heartbeat_interval": "20s",
 			"extra_env": c.Opts.ExtraEnv, "log_dir": c.Opts.LogDir}}
 	var failed []string
 	for i, s := range plan {

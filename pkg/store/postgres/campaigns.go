@@ -459,12 +459,14 @@ func (s *Store) ResolveCampaignTargets(ctx context.Context, tenantID, campaignID
 	return int(n), nil
 }
 
-// AssignWave implements store.Store.
+// AssignWave implements store.Store. Rows already in the wave are left alone: a campaign
+// of one wave (every row starts in wave 0) writes nothing.
 func (s *Store) AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	if err := s.conn(ctx).Exec(`UPDATE campaign_devices SET wave = ? WHERE tenant_id = ? AND campaign_id = ? AND seq BETWEEN ? AND ?`,
-		r.Wave, r.TenantID, r.CampaignID, r.FromSeq, r.ToSeq).Error; err != nil {
+	if err := s.conn(ctx).Exec(`UPDATE campaign_devices SET wave = ?
+		WHERE tenant_id = ? AND campaign_id = ? AND seq BETWEEN ? AND ? AND wave <> ?`,
+		r.Wave, r.TenantID, r.CampaignID, r.FromSeq, r.ToSeq, r.Wave).Error; err != nil {
 		return fmt.Errorf("assign wave %d of campaign %s: %w", r.Wave, r.CampaignID, classify(err))
 	}
 	return nil
