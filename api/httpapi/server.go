@@ -33,18 +33,18 @@ type Server struct {
 	fleet   app.FleetService
 	lorawan app.LoRaWANService
 	creds   app.CredentialService
+	access  app.AccessService
 	cfg     *config.Config
 	links   *firmwarelink.Signer
 	log     *zap.Logger
-	keys    *keyCache
 	metrics *metrics
 }
 
 // New builds the router.
 func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, creds app.CredentialService,
-	cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
+	acc app.AccessService, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
+	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, access: acc, cfg: cfg, log: log,
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
 	return s.router()
 }
@@ -94,6 +94,7 @@ func (s *Server) router() *gin.Engine {
 	s.registerLoRaWANRoutes(t)
 	s.registerCredentialRoutes(t)
 	s.registerSigningRoutes(t)
+	s.registerAccessRoutes(t)
 	return r
 }
 
@@ -111,7 +112,11 @@ func writeError(c *gin.Context, status int, code, msg, field string) {
 func (s *Server) fail(c *gin.Context, err error) {
 	var fe *model.FieldError
 	var inProgress *app.UpdateInProgressError
+	var forbidden *app.ForbiddenError
 	switch {
+	case errors.As(err, &forbidden):
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": errorBody{Code: "forbidden", Message: forbidden.Error(),
+			Field: forbidden.Field}, "rule": forbidden.Rule})
 	case errors.As(err, &fe):
 		writeError(c, http.StatusBadRequest, "invalid_argument", fe.Message, fe.Field)
 	case errors.As(err, &inProgress):

@@ -33,6 +33,17 @@ func (s KeyState) String() string {
 // MarshalText writes the state's name.
 func (s KeyState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state's name.
+func (s *KeyState) UnmarshalText(b []byte) error {
+	for st, n := range keyStateNames {
+		if n == string(b) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown key state %q", b)
+}
+
 // Authenticates says a key in state s is accepted.
 func (s KeyState) Authenticates() bool { return s == KeyActive || s == KeyGrace }
 

@@ -28,6 +28,11 @@ func TestKeyStateAt(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("StateAt = %s, want %s", got, tt.want)
 			}
+			b, _ := got.MarshalText()
+			var back KeyState
+			if err := back.UnmarshalText(b); err != nil || back != got {
+				t.Errorf("%s round trip = %v, %v", got, back, err)
+			}
 			if got.Authenticates() != (tt.want == KeyActive || tt.want == KeyGrace) {
 				t.Errorf("%s.Authenticates() = %v", got, got.Authenticates())
 			}

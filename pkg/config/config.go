@@ -89,6 +89,9 @@ type HTTP struct {
 
 type Auth struct {
 	AdminKey string `mapstructure:"admin_key"`
+	// KeyRotationGrace is how long a rotated API key keeps working unless the rotation
+	// asks for another grace (at most 30 days).
+	KeyRotationGrace time.Duration `mapstructure:"key_rotation_grace"`
 }
 
 type Firmware struct {
@@ -207,7 +210,8 @@ func setDefaults(v *viper.Viper) {
 		"http.max_firmware_size": 256 << 20,
 		"http.max_body_size":     8 << 20,
 
-		"auth.admin_key": DevAdminKey,
+		"auth.admin_key":          DevAdminKey,
+		"auth.key_rotation_grace": "24h",
 
 		"firmware.url_signing_key": DevSigningKey,
 		"firmware.url_ttl":         "15m",
@@ -461,6 +465,9 @@ func (c *Config) ValidateAPI() error {
 	}
 	if len(c.Auth.AdminKey) < 16 {
 		return keyErr("auth.admin_key", "must be at least 16 characters")
+	}
+	if c.Auth.KeyRotationGrace < 0 || c.Auth.KeyRotationGrace > 30*24*time.Hour {
+		return keyErr("auth.key_rotation_grace", "must be from 0s to 720h")
 	}
 	return c.refuseDevSecrets("http.listen", c.HTTP.Listen)
 }

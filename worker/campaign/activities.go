@@ -16,7 +16,7 @@ import (
 // CampaignStore is the part of the store the campaign activities use.
 type CampaignStore interface {
 	CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error)
-	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error
+	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest, actor store.AuditEntry) error
 	MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error
 	ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error)
 	AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error
@@ -52,9 +52,12 @@ func (a *Activities) ListCampaignDevices(ctx context.Context, r otaflow.ListCamp
 	return a.Store.CampaignDispatchPage(ctx, r)
 }
 
-// SetCampaignState is set_campaign_state.
+// SetCampaignState is set_campaign_state; the audit log names the workflow run that made
+// the change.
 func (a *Activities) SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error {
-	return a.Store.SetCampaignState(ctx, r)
+	run := activity.GetInfo(ctx).WorkflowExecution
+	actor := store.AuditEntry{ActorName: "workflow " + run.ID, WorkflowID: run.ID, RunID: run.RunID}
+	return a.Store.SetCampaignState(ctx, r, actor)
 }
 
 // MarkCampaignDevices is mark_campaign_devices.
