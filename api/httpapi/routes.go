@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"sort"
+	"strings"
+
 	"github.com/otaplane/ota/pkg/access"
 )
 
@@ -109,3 +112,27 @@ func ruleOf(method, fullPath string) (routeRule, bool) {
 
 // changesState says a route's calls are audited.
 func (r routeRule) changesState() bool { return r.action != "" }
+
+// RouteRole is one route's entry in the role table, for tools and tests outside the
+// package.
+type RouteRole struct {
+	Method, Path string
+	// Role is empty for routes that take no tenant key.
+	Role   string
+	Action string
+}
+
+// RoleTable lists every route with the role it needs.
+func RoleTable() []RouteRole {
+	out := make([]RouteRole, 0, len(routeRules))
+	for name, r := range routeRules {
+		method, path, _ := strings.Cut(name, " ")
+		rr := RouteRole{Method: method, Path: path, Action: r.action}
+		if r.guard == guardTenant {
+			rr.Role = r.role.String()
+		}
+		out = append(out, rr)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path+out[i].Method < out[j].Path+out[j].Method })
+	return out
+}
