@@ -24,6 +24,9 @@ func parseAuditFilter(q url.Values) (store.AuditFilter, *model.FieldError) {
 	}
 	sort.Strings(names) // the same bad query names the same parameter every time
 	for _, name := range names {
+		if name == "" {
+			return f, &model.FieldError{Field: "query", Message: "a query parameter has no name"}
+		}
 		if !auditParams[name] {
 			return f, &model.FieldError{Field: name, Message: "unknown query parameter"}
 		}

@@ -29,22 +29,23 @@ import (
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	svc     app.Service
-	fleet   app.FleetService
-	lorawan app.LoRaWANService
-	creds   app.CredentialService
-	access  app.AccessService
-	cfg     *config.Config
-	links   *firmwarelink.Signer
-	log     *zap.Logger
-	metrics *metrics
+	svc      app.Service
+	fleet    app.FleetService
+	lorawan  app.LoRaWANService
+	creds    app.CredentialService
+	access   app.AccessService
+	webhooks app.WebhookService
+	cfg      *config.Config
+	links    *firmwarelink.Signer
+	log      *zap.Logger
+	metrics  *metrics
 }
 
 // New builds the router.
 func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, creds app.CredentialService,
-	acc app.AccessService, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
+	acc app.AccessService, hooks app.WebhookService, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, access: acc, cfg: cfg, log: log,
+	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, access: acc, webhooks: hooks, cfg: cfg, log: log,
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg)}
 	return s.router()
 }
@@ -95,6 +96,7 @@ func (s *Server) router() *gin.Engine {
 	s.registerCredentialRoutes(t)
 	s.registerSigningRoutes(t)
 	s.registerAccessRoutes(t)
+	s.registerWebhookRoutes(t)
 	return r
 }
 

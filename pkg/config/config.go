@@ -40,6 +40,15 @@ type Config struct {
 	Worker   Worker   `mapstructure:"worker"`
 	LoRaWAN  LoRaWAN  `mapstructure:"lorawan"`
 	Secrets  Secrets  `mapstructure:"secrets"`
+	Webhooks Webhooks `mapstructure:"webhooks"`
+}
+
+// Webhooks configures outgoing webhooks.
+type Webhooks struct {
+	// AllowPrivateTargets lets webhooks reach loopback, link-local and private
+	// addresses: for development and tests only, since a tenant could otherwise reach
+	// the control plane's own network.
+	AllowPrivateTargets bool `mapstructure:"allow_private_targets"`
 }
 
 // Secrets holds what the control plane's processes share to protect data at rest and in
@@ -227,6 +236,8 @@ func setDefaults(v *viper.Viper) {
 		"mqtt.device_broker":      "",
 
 		"secrets.encryption_key": DevEncryptionKey,
+
+		"webhooks.allow_private_targets": false,
 
 		"ota.heartbeat_max_age":         "2m",
 		"ota.min_battery_percent":       20,

@@ -70,6 +70,7 @@ type Store interface {
 	LoRaWANStore
 	KeyStore
 	AuditStore
+	WebhookStore
 
 	Ping(ctx context.Context) error
 

@@ -100,7 +100,7 @@ func TestParseEventTypes(t *testing.T) {
 		ok bool
 	}{
 		{[]string{"campaign.state_changed"}, true},
-		{[]string{"campaign.aborted", "device_runs.finished"}, true},
+		{[]string{"campaign.aborted", "campaign.gate_waiting"}, true},
 		{nil, false},
 		{[]string{"campaign.deleted"}, false},
 		{[]string{"campaign.aborted", "campaign.aborted"}, false},
@@ -108,6 +108,29 @@ func TestParseEventTypes(t *testing.T) {
 	for _, tt := range tests {
 		if _, err := ParseEventTypes(tt.in); (err == nil) != tt.ok {
 			t.Errorf("ParseEventTypes(%v) = %v, want ok %v", tt.in, err, tt.ok)
+		}
+	}
+}
+
+func TestEventsOfStateChange(t *testing.T) {
+	tests := []struct {
+		state string
+		want  []EventType
+	}{
+		{"RUNNING", []EventType{CampaignStateChanged}},
+		{"WAITING_APPROVAL", []EventType{CampaignStateChanged, CampaignGateWaiting}},
+		{"ABORTED", []EventType{CampaignStateChanged, CampaignAborted}},
+		{"COMPLETED", []EventType{CampaignStateChanged}},
+	}
+	for _, tt := range tests {
+		got := EventsOfStateChange(tt.state)
+		if len(got) != len(tt.want) {
+			t.Fatalf("EventsOfStateChange(%s) = %v, want %v", tt.state, got, tt.want)
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Fatalf("EventsOfStateChange(%s) = %v, want %v", tt.state, got, tt.want)
+			}
 		}
 	}
 }

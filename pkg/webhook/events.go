@@ -10,17 +10,27 @@ type EventType string
 
 // Event types a tenant may subscribe to.
 const (
+	// CampaignStateChanged: any change of a campaign's state.
 	CampaignStateChanged EventType = "campaign.state_changed"
-	CampaignWaveFinished EventType = "campaign.wave_finished"
-	CampaignGateWaiting  EventType = "campaign.gate_waiting"
-	CampaignAborted      EventType = "campaign.aborted"
-	DeviceRunsFinished   EventType = "device_runs.finished"
-	DeviceOfflineDuring  EventType = "device.offline_during_update"
+	// CampaignGateWaiting: a campaign waits for an approval.
+	CampaignGateWaiting EventType = "campaign.gate_waiting"
+	// CampaignAborted: a campaign's abort rule stopped it.
+	CampaignAborted EventType = "campaign.aborted"
 )
 
 // EventTypes lists every event type.
-var EventTypes = []EventType{CampaignStateChanged, CampaignWaveFinished, CampaignGateWaiting, CampaignAborted,
-	DeviceRunsFinished, DeviceOfflineDuring}
+var EventTypes = []EventType{CampaignStateChanged, CampaignGateWaiting, CampaignAborted}
+
+// EventsOfStateChange are the events a campaign's change to state emits.
+func EventsOfStateChange(state string) []EventType {
+	switch state {
+	case "WAITING_APPROVAL":
+		return []EventType{CampaignStateChanged, CampaignGateWaiting}
+	case "ABORTED":
+		return []EventType{CampaignStateChanged, CampaignAborted}
+	}
+	return []EventType{CampaignStateChanged}
+}
 
 // maxSubscriptions bounds an endpoint's list (each type once).
 var maxSubscriptions = len(EventTypes)

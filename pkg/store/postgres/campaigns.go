@@ -14,6 +14,7 @@ import (
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
+	"github.com/otaplane/ota/pkg/webhook"
 )
 
 // textArray binds a []string as one Postgres text[] parameter. GORM would otherwise
@@ -211,7 +212,15 @@ func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignState
 			return err
 		}
 		e.Summary = summary
-		return classify(insertAudit(tx, e))
+		if err := insertAudit(tx, e); err != nil {
+			return classify(err)
+		}
+		payload, err := json.Marshal(map[string]string{"campaign_id": r.CampaignID, "state": string(r.State),
+			"previous_state": before[0], "reason": r.Reason, "workflow_id": actor.WorkflowID, "run_id": actor.RunID})
+		if err != nil {
+			return err
+		}
+		return appendWebhookEvents(tx, r.TenantID, r.CampaignID, webhook.EventsOfStateChange(string(r.State)), payload)
 	})
 	if err != nil {
 		return fmt.Errorf("set campaign %s state %s: %w", r.CampaignID, r.State, err)
