@@ -16,10 +16,13 @@ const (
 	CampaignGateWaiting EventType = "campaign.gate_waiting"
 	// CampaignAborted: a campaign's abort rule stopped it.
 	CampaignAborted EventType = "campaign.aborted"
+	// DeviceRunsFinished: a batch of a campaign's device runs finished (the outcomes the
+	// campaign collected at once).
+	DeviceRunsFinished EventType = "device_runs.finished"
 )
 
 // EventTypes lists every event type.
-var EventTypes = []EventType{CampaignStateChanged, CampaignGateWaiting, CampaignAborted}
+var EventTypes = []EventType{CampaignStateChanged, CampaignGateWaiting, CampaignAborted, DeviceRunsFinished}
 
 // EventsOfStateChange are the events a campaign's change to state emits.
 func EventsOfStateChange(state string) []EventType {

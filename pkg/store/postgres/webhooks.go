@@ -226,9 +226,12 @@ func (s *Store) GetWebhookEvent(ctx context.Context, tenantID, id string) (store
 }
 
 // appendWebhookEvents writes events of one stream to the outbox inside tx, numbered
-// after the stream's last. The caller holds a lock that serializes the stream (the
-// campaign's row).
+// after the stream's last; a transaction-scoped lock on the stream keeps the numbers
+// gapless under concurrent writers (state changes and collected outcomes).
 func appendWebhookEvents(tx *gorm.DB, tenantID, stream string, types []webhook.EventType, payload []byte) error {
+	if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "webhook:"+tenantID+":"+stream).Error; err != nil {
+		return classify(err)
+	}
 	var last int64
 	if err := tx.Raw(`SELECT COALESCE(max(seq), 0) FROM webhook_events WHERE tenant_id = ? AND stream = ?`,
 		tenantID, stream).Scan(&last).Error; err != nil {
