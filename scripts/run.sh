@@ -64,6 +64,8 @@ bin/ota-api migrate >"$RUN/migrate.log" 2>&1 || { cat "$RUN/migrate.log"; exit 1
 scripts/broker.sh start "$BROKER_DIR" "$BROKER_PORT" "$DSN"
 set -a; eval "$(scripts/broker.sh env "$BROKER_DIR")"; set +a
 export OTA_MQTT_DEVICE_BROKER=$OTA_MQTT_BROKER
+# Local development: webhooks may target receivers on this machine.
+export OTA_WEBHOOKS_ALLOW_PRIVATE_TARGETS=${OTA_WEBHOOKS_ALLOW_PRIVATE_TARGETS:-true}
 if ! scripts/cadence-devserver.sh status >/dev/null 2>&1; then
   scripts/cadence-devserver.sh start sqlite
   started_cadence=1

@@ -4,16 +4,14 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/otaplane/ota/pkg/access"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/model"
@@ -63,7 +61,6 @@ type Service interface {
 	Ready(ctx context.Context) map[string]error
 
 	CreateTenant(ctx context.Context, name string) (model.Tenant, string, error)
-	Authenticate(ctx context.Context, apiKey string) (model.Tenant, error)
 
 	CreateDevice(ctx context.Context, t model.Tenant, d model.Device) (model.Device, error)
 	GetDevice(ctx context.Context, t model.Tenant, id string) (model.Device, error)
@@ -87,8 +84,9 @@ type Service interface {
 	CreateCampaign(ctx context.Context, t model.Tenant, c NewCampaign) (model.Campaign, error)
 	GetCampaign(ctx context.Context, t model.Tenant, id string) (model.Campaign, error)
 	ListCampaigns(ctx context.Context, t model.Tenant, p store.Page) ([]model.Campaign, error)
-	ExecuteCampaign(ctx context.Context, t model.Tenant, id string) (CampaignExecution, error)
-	ControlCampaign(ctx context.Context, t model.Tenant, id string, c otaflow.CampaignControl) (otaflow.CampaignRunState, error)
+	// ExecuteCampaign and ControlCampaign take the caller's key id for the four-eyes rule.
+	ExecuteCampaign(ctx context.Context, t model.Tenant, id, actorKeyID string) (CampaignExecution, error)
+	ControlCampaign(ctx context.Context, t model.Tenant, id string, c otaflow.CampaignControl, actorKeyID string) (otaflow.CampaignRunState, error)
 	DryRunCampaign(ctx context.Context, t model.Tenant, id string) (DryRun, error)
 	CampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error)
 	CampaignDevices(ctx context.Context, t model.Tenant, id string, afterSeq, limit int) ([]model.CampaignDevice, error)
@@ -123,6 +121,8 @@ type NewCampaign struct {
 	Selector   string
 	Continuous bool
 	Rollout    otaflow.CampaignPolicy
+	// CreatedByKey is the id of the API key that creates it (four-eyes rule).
+	CreatedByKey string
 }
 
 // DryRun says what executing a campaign would do now.
@@ -218,12 +218,11 @@ func (s *service) CreateTenant(ctx context.Context, name string) (model.Tenant, 
 	id := uuid.NewString()
 	t := model.Tenant{ID: id, Name: name, CadenceDomain: cadenceclient.DomainName(s.cfg.Cadence.DomainPrefix, id),
 		CreatedAt: s.now().UTC()}
-	secret := make([]byte, 24)
-	if _, err := rand.Read(secret); err != nil {
-		return model.Tenant{}, "", fmt.Errorf("generate key: %w", err)
+	key, k, err := newKeySecret(id, t.CreatedAt)
+	if err != nil {
+		return model.Tenant{}, "", err
 	}
-	key := "ota_" + hex.EncodeToString(secret)
-	k := model.APIKey{ID: uuid.NewString(), TenantID: id, Prefix: key[:8], Hash: hashKey(key), CreatedAt: t.CreatedAt}
+	k.Name, k.Role = "first key", access.RoleAdmin // the tenant's first key is its admin
 	signingKeys, err := s.keys.NewTenantKeys(id)
 	if err != nil {
 		return model.Tenant{}, "", err
@@ -238,12 +237,4 @@ func (s *service) CreateTenant(ctx context.Context, name string) (model.Tenant, 
 		return model.Tenant{}, "", err
 	}
 	return t, key, nil
-}
-
-func (s *service) Authenticate(ctx context.Context, apiKey string) (model.Tenant, error) {
-	t, err := s.store.TenantByKeyHash(ctx, hashKey(apiKey))
-	if errors.Is(err, store.ErrNotFound) {
-		return model.Tenant{}, ErrUnauthorized
-	}
-	return t, err
 }

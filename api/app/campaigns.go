@@ -32,7 +32,7 @@ func (s *service) CreateCampaign(ctx context.Context, t model.Tenant, c NewCampa
 		return model.Campaign{}, err
 	}
 	camp := model.Campaign{ID: uuid.NewString(), TenantID: t.ID, Name: c.Name, FirmwareID: c.FirmwareID,
-		Continuous: c.Continuous}
+		Continuous: c.Continuous, CreatedByKey: c.CreatedByKey}
 	ids, err := s.campaignTargets(ctx, t, c, &camp)
 	if err != nil {
 		return model.Campaign{}, err
@@ -169,9 +169,12 @@ func rolloutOf(c model.Campaign) (otaflow.CampaignPolicy, error) {
 
 // ExecuteCampaign starts the campaign's workflow, which fans out the device runs. The
 // answer does not wait for the fan-out, so its latency does not grow with the fleet.
-func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id string) (CampaignExecution, error) {
+func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id, actorKeyID string) (CampaignExecution, error) {
 	c, err := s.GetCampaign(ctx, t, id)
 	if err != nil {
+		return CampaignExecution{}, err
+	}
+	if err := fourEyes(t, c, actorKeyID); err != nil {
 		return CampaignExecution{}, err
 	}
 	if c.State != model.CampaignCreated {
@@ -228,7 +231,8 @@ const controlWait = 5 * time.Second
 
 // ControlCampaign signals pause, resume, cancel or approve and answers with the state
 // the campaign reaches.
-func (s *service) ControlCampaign(ctx context.Context, t model.Tenant, id string, ctl otaflow.CampaignControl) (otaflow.CampaignRunState, error) {
+func (s *service) ControlCampaign(ctx context.Context, t model.Tenant, id string, ctl otaflow.CampaignControl,
+	actorKeyID string) (otaflow.CampaignRunState, error) {
 	// The reason becomes the campaign's state_reason.
 	if err := model.ValidateText("reason", ctl.Reason, maxReasonLen); err != nil {
 		return otaflow.CampaignRunState{}, err
@@ -236,6 +240,11 @@ func (s *service) ControlCampaign(ctx context.Context, t model.Tenant, id string
 	c, err := s.GetCampaign(ctx, t, id)
 	if err != nil {
 		return otaflow.CampaignRunState{}, err
+	}
+	if ctl.Action == otaflow.ControlApprove {
+		if err := fourEyes(t, c, actorKeyID); err != nil {
+			return otaflow.CampaignRunState{}, err
+		}
 	}
 	if c.State == model.CampaignCreated {
 		return otaflow.CampaignRunState{}, fmt.Errorf("campaign %s has not been executed: %w", c.ID, ErrConflict)

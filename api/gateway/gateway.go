@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 	keys := signing.New(st, secrets)
 	svc := app.New(st, wf, keys, cfg)
 	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg, keys),
-		cfg, reg, log)
+		app.NewAccessService(st, cfg), app.NewWebhookService(st, cfg), cfg, reg, log)
 	mux := http.NewServeMux()
 	mux.Handle(probe.MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", router)

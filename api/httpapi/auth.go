@@ -2,17 +2,18 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/otaplane/ota/api/app"
 	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/store"
 )
 
-const tenantKey = "ota.tenant"
+const callerKey = "ota.caller"
 
 func bearer(c *gin.Context) string {
 	h := c.GetHeader("Authorization")
@@ -31,33 +32,55 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
+// requireTenant authenticates the tenant's key against the database on every request
+// (no cache: a revoked key fails at once on every replica), then lets the key through
+// only when its role is at least the route's.
 func (s *Server) requireTenant(c *gin.Context) {
 	key := bearer(c)
 	if key == "" {
 		writeError(c, http.StatusUnauthorized, "unauthorized", "API key required (Authorization: Bearer <key>)", "")
 		return
 	}
-	t, ok := s.keys.get(key)
-	if !ok {
-		var err error
-		t, err = s.svc.Authenticate(c.Request.Context(), key)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		s.keys.put(key, t)
+	caller, err := s.access.Authenticate(c.Request.Context(), key)
+	if err != nil {
+		s.fail(c, err)
+		return
 	}
-	c.Set(tenantKey, t)
+	c.Set(callerKey, caller)
+	rule, ok := ruleOf(c.Request.Method, c.FullPath())
+	if !ok || rule.guard != guardTenant {
+		// Fail closed: a route nobody gave a role to is nobody's.
+		writeError(c, http.StatusForbidden, "forbidden", "this route has no role assigned", "")
+		return
+	}
+	if !caller.Key.Role.Allows(rule.role) {
+		msg := fmt.Sprintf("this route needs an %s key or stronger; this key is a %s key", rule.role, caller.Key.Role)
+		if rule.changesState() {
+			s.recordRefusal(c, caller, rule, http.StatusForbidden)
+		}
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": errorBody{Code: "forbidden", Message: msg},
+			"rule": "role", "required_role": rule.role.String(), "key_role": caller.Key.Role.String()})
+		return
+	}
+	if rule.changesState() {
+		s.audited(c, caller, rule)
+		return
+	}
 	c.Next()
 }
 
-func tenantOf(c *gin.Context) (model.Tenant, bool) {
-	v, ok := c.Get(tenantKey)
+func callerOf(c *gin.Context) (app.Caller, bool) {
+	v, ok := c.Get(callerKey)
 	if !ok {
-		return model.Tenant{}, false
+		return app.Caller{}, false
 	}
-	t, ok := v.(model.Tenant)
-	return t, ok
+	caller, ok := v.(app.Caller)
+	return caller, ok
+}
+
+func tenantOf(c *gin.Context) (model.Tenant, bool) {
+	caller, ok := callerOf(c)
+	return caller.Tenant, ok
 }
 
 func mustTenant(c *gin.Context) model.Tenant {
@@ -65,38 +88,13 @@ func mustTenant(c *gin.Context) model.Tenant {
 	return t
 }
 
-// keyCache spares a database round trip per request; entries live briefly so a revoked
-// key stops working within the TTL.
-type keyCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]cachedTenant
+func mustCaller(c *gin.Context) app.Caller {
+	caller, _ := callerOf(c)
+	return caller
 }
 
-type cachedTenant struct {
-	t   model.Tenant
-	exp time.Time
-}
-
-func newKeyCache(ttl time.Duration) *keyCache {
-	return &keyCache{ttl: ttl, m: map[string]cachedTenant{}}
-}
-
-func (k *keyCache) get(key string) (model.Tenant, bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	e, ok := k.m[key]
-	if !ok || time.Now().After(e.exp) {
-		return model.Tenant{}, false
-	}
-	return e.t, true
-}
-
-func (k *keyCache) put(key string, t model.Tenant) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.m) > 10_000 {
-		k.m = map[string]cachedTenant{} // bounded memory under key-guessing floods
-	}
-	k.m[key] = cachedTenant{t: t, exp: time.Now().Add(k.ttl)}
+// actorEntry starts an audit row for the caller's call of a route.
+func actorEntry(caller app.Caller, rule routeRule, c *gin.Context) store.AuditEntry {
+	return store.AuditEntry{TenantID: caller.Tenant.ID, ActorKeyID: caller.Key.ID, ActorName: caller.Key.Name,
+		Action: rule.action, Route: c.Request.Method + " " + c.FullPath()}
 }

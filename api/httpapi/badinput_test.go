@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/access"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
@@ -40,9 +40,21 @@ type readStore struct {
 	listErr error
 }
 
-func (readStore) TenantByKeyHash(context.Context, []byte) (model.Tenant, error) {
-	return model.Tenant{ID: "11111111-1111-1111-1111-111111111111", Name: "t", CadenceDomain: "ota-t"}, nil
+func (readStore) KeyByHash(context.Context, []byte) (model.Tenant, model.APIKey, error) {
+	return model.Tenant{ID: "11111111-1111-1111-1111-111111111111", Name: "t", CadenceDomain: "ota-t"},
+		model.APIKey{ID: "22222222-2222-2222-2222-222222222222", Name: "test", Role: access.RoleAdmin}, nil
 }
+
+// Audited runs the request; one that would keep its changes panics, as a write does.
+func (readStore) Audited(ctx context.Context, fn func(context.Context) (store.AuditEntry, bool)) error {
+	if _, keep := fn(ctx); keep {
+		panic("an audited request kept changes")
+	}
+	return nil
+}
+
+// AppendAudit takes the row of a refused request: it records that nothing changed.
+func (readStore) AppendAudit(context.Context, store.AuditEntry) error { return nil }
 
 func (readStore) ExistingDevices(context.Context, string, []string) ([]string, error) {
 	return nil, nil
@@ -70,7 +82,7 @@ func newTestRouter(t *testing.T, st readStore) http.Handler {
 	var wf noWorkflows
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: app.New(st, wf, nil, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
-		cfg: cfg, log: zap.NewNop(), keys: newKeyCache(time.Minute), metrics: newMetrics(prometheus.NewRegistry()),
+		access: app.NewAccessService(st, cfg), cfg: cfg, log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()),
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL)}
 	return s.router()
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/access"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
@@ -55,11 +56,6 @@ func (s *Server) createTenant(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"tenant": t, "api_key": key})
-}
-
-func (s *Server) whoami(c *gin.Context) {
-	t := mustTenant(c)
-	c.JSON(http.StatusOK, gin.H{"id": t.ID, "name": t.Name, "cadence_domain": t.CadenceDomain})
 }
 
 type createDeviceRequest struct {
@@ -118,6 +114,12 @@ func (s *Server) getDevice(c *gin.Context) {
 func (s *Server) startDeviceUpdate(c *gin.Context) {
 	var req app.DeviceUpdateRequest
 	if !s.bindJSON(c, &req) {
+		return
+	}
+	if req.AllowDowngrade && !mustCaller(c).Key.Role.Allows(access.RoleAdmin) {
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": errorBody{Code: "forbidden",
+			Message: "allow_downgrade overrides the downgrade protection and needs an admin key", Field: "allow_downgrade"},
+			"rule": "role", "required_role": access.RoleAdmin})
 		return
 	}
 	t := mustTenant(c)
@@ -322,7 +324,7 @@ func (s *Server) createCampaign(c *gin.Context) {
 	}
 	camp, err := s.svc.CreateCampaign(c.Request.Context(), mustTenant(c), app.NewCampaign{Name: req.Name,
 		FirmwareID: req.FirmwareID, DeviceIDs: req.DeviceIDs, GroupID: req.GroupID, Selector: req.Selector,
-		Continuous: req.Continuous, Rollout: req.Rollout})
+		Continuous: req.Continuous, Rollout: req.Rollout, CreatedByKey: mustCaller(c).Key.ID})
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -353,8 +355,9 @@ func (s *Server) getCampaign(c *gin.Context) {
 }
 
 func (s *Server) executeCampaign(c *gin.Context) {
-	t := mustTenant(c)
-	res, err := s.svc.ExecuteCampaign(c.Request.Context(), t, c.Param("id"))
+	caller := mustCaller(c)
+	t := caller.Tenant
+	res, err := s.svc.ExecuteCampaign(c.Request.Context(), t, c.Param("id"), caller.Key.ID)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -376,8 +379,9 @@ func (s *Server) controlCampaign(action otaflow.ControlAction) gin.HandlerFunc {
 		if c.Request.ContentLength != 0 && !s.bindJSON(c, &req) {
 			return
 		}
-		st, err := s.svc.ControlCampaign(c.Request.Context(), mustTenant(c), c.Param("id"),
-			otaflow.CampaignControl{Action: action, Reason: req.Reason})
+		caller := mustCaller(c)
+		st, err := s.svc.ControlCampaign(c.Request.Context(), caller.Tenant, c.Param("id"),
+			otaflow.CampaignControl{Action: action, Reason: req.Reason}, caller.Key.ID)
 		if err != nil {
 			s.fail(c, err)
 			return

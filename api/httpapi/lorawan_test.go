@@ -57,7 +57,7 @@ func TestLoRaWANAnswers(t *testing.T) {
 			s := &Server{lorawan: tt.svc, cfg: cfg, log: zap.NewNop()}
 			gin.SetMode(gin.ReleaseMode)
 			r := gin.New()
-			r.Use(func(c *gin.Context) { c.Set(tenantKey, model.Tenant{ID: "t1"}) })
+			r.Use(func(c *gin.Context) { c.Set(callerKey, app.Caller{Tenant: model.Tenant{ID: "t1"}}) })
 			s.registerLoRaWANRoutes(r)
 			w := httptest.NewRecorder()
 			r.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/lorawan/devices", strings.NewReader(`{}`)))

@@ -31,23 +31,24 @@ import (
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	svc     app.Service
-	fleet   app.FleetService
-	lorawan app.LoRaWANService
-	creds   app.CredentialService
-	cfg     *config.Config
-	links   *firmwarelink.Signer
-	log     *zap.Logger
-	keys    *keyCache
-	metrics *metrics
-	web     cadenceweb.Links
+	svc      app.Service
+	fleet    app.FleetService
+	lorawan  app.LoRaWANService
+	creds    app.CredentialService
+	access   app.AccessService
+	webhooks app.WebhookService
+	cfg      *config.Config
+	links    *firmwarelink.Signer
+	log      *zap.Logger
+	metrics  *metrics
+	web      cadenceweb.Links
 }
 
 // New builds the router.
 func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, creds app.CredentialService,
-	cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
+	acc app.AccessService, hooks app.WebhookService, cfg *config.Config, reg prometheus.Registerer, log *zap.Logger) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, cfg: cfg, log: log, keys: newKeyCache(30 * time.Second),
+	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, access: acc, webhooks: hooks, cfg: cfg, log: log,
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg),
 		web: cadenceweb.New(cfg.Cadence.WebURL)}
 	return s.router()
@@ -99,6 +100,8 @@ func (s *Server) router() *gin.Engine {
 	s.registerLoRaWANRoutes(t)
 	s.registerCredentialRoutes(t)
 	s.registerSigningRoutes(t)
+	s.registerAccessRoutes(t)
+	s.registerWebhookRoutes(t)
 	return r
 }
 
@@ -116,7 +119,11 @@ func writeError(c *gin.Context, status int, code, msg, field string) {
 func (s *Server) fail(c *gin.Context, err error) {
 	var fe *model.FieldError
 	var inProgress *app.UpdateInProgressError
+	var forbidden *app.ForbiddenError
 	switch {
+	case errors.As(err, &forbidden):
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": errorBody{Code: "forbidden", Message: forbidden.Error(),
+			Field: forbidden.Field}, "rule": forbidden.Rule})
 	case errors.As(err, &fe):
 		writeError(c, http.StatusBadRequest, "invalid_argument", fe.Message, fe.Field)
 	case errors.As(err, &inProgress):

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otaplane/ota/api/app"
+	"github.com/otaplane/ota/pkg/access"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/firmwarelink"
 	"github.com/otaplane/ota/pkg/model"
@@ -45,9 +46,25 @@ type signingAPI struct {
 
 func newSigningAPI(t *testing.T) signingAPI {
 	t.Helper()
+	api := newPostgresAPI(t)
+	return signingAPI{t: t, h: api.h, key: api.key, tenant: api.tenant}
+}
+
+// postgresAPI is the router on the real use cases and PostgreSQL for one new tenant
+// whose first (admin) key is key.
+type postgresAPI struct {
+	h      http.Handler
+	st     *postgres.Store
+	key    string
+	keyID  string
+	tenant string
+}
+
+func newPostgresAPI(t *testing.T) postgresAPI {
+	t.Helper()
 	dsn := os.Getenv("OTA_DATABASE_DSN")
 	if dsn == "" {
-		t.Skip("OTA_DATABASE_DSN names no database: signing keys are tested on PostgreSQL under `make test`")
+		t.Skip("OTA_DATABASE_DSN names no database: tested on PostgreSQL under `make test`")
 	}
 	cfg, err := config.Load("")
 	require.NoError(t, err)
@@ -64,17 +81,18 @@ func newSigningAPI(t *testing.T) signingAPI {
 	id := uuid.NewString()
 	key := "ota_" + hex.EncodeToString([]byte(id))
 	hash := sha256.Sum256([]byte(key))
-	require.NoError(t, st.CreateTenant(ctx, model.Tenant{ID: id, Name: "signing-" + id, CadenceDomain: "ota-" + id,
-		CreatedAt: time.Now()}, model.APIKey{ID: uuid.NewString(), TenantID: id, Prefix: key[:8], Hash: hash[:],
-		CreatedAt: time.Now()}, nil, nil))
+	keyID := uuid.NewString()
+	require.NoError(t, st.CreateTenant(ctx, model.Tenant{ID: id, Name: "api-" + id, CadenceDomain: "ota-" + id,
+		CreatedAt: time.Now()}, model.APIKey{ID: keyID, TenantID: id, Prefix: key[:8], Hash: hash[:],
+		Name: "first key", Role: access.RoleAdmin, CreatedAt: time.Now()}, nil, nil))
 
 	keys := signing.New(st, box)
 	var wf noWorkflows
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: app.New(st, wf, keys, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
-		creds: app.NewCredentialService(st, cfg, keys), cfg: cfg, log: zap.NewNop(), keys: newKeyCache(time.Minute),
-		metrics: newMetrics(prometheus.NewRegistry()), links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL)}
-	return signingAPI{t: t, h: s.router(), key: key, tenant: id}
+		creds: app.NewCredentialService(st, cfg, keys), access: app.NewAccessService(st, cfg), webhooks: app.NewWebhookService(st, cfg), cfg: cfg,
+		log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()), links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL)}
+	return postgresAPI{h: s.router(), st: st, key: key, keyID: keyID, tenant: id}
 }
 
 func (a signingAPI) do(method, path string, body any) *httptest.ResponseRecorder {
@@ -116,7 +134,7 @@ func (a signingAPI) upload(version string, image []byte, fields map[string]strin
 
 func decode[T any](t *testing.T, w *httptest.ResponseRecorder, status int) T {
 	t.Helper()
-	require.Equal(t, status, w.Code, "%s", w.Body)
+	require.Equal(t, status, w.Code, "%s", w.Body.String())
 	var out T
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &out))
 	return out

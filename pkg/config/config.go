@@ -42,6 +42,15 @@ type Config struct {
 	Worker   Worker   `mapstructure:"worker"`
 	LoRaWAN  LoRaWAN  `mapstructure:"lorawan"`
 	Secrets  Secrets  `mapstructure:"secrets"`
+	Webhooks Webhooks `mapstructure:"webhooks"`
+}
+
+// Webhooks configures outgoing webhooks.
+type Webhooks struct {
+	// AllowPrivateTargets lets webhooks reach loopback, link-local and private
+	// addresses: for development and tests only, since a tenant could otherwise reach
+	// the control plane's own network.
+	AllowPrivateTargets bool `mapstructure:"allow_private_targets"`
 }
 
 // Secrets holds what the control plane's processes share to protect data at rest and in
@@ -94,6 +103,9 @@ type HTTP struct {
 
 type Auth struct {
 	AdminKey string `mapstructure:"admin_key"`
+	// KeyRotationGrace is how long a rotated API key keeps working unless the rotation
+	// asks for another grace (at most 30 days).
+	KeyRotationGrace time.Duration `mapstructure:"key_rotation_grace"`
 }
 
 type Firmware struct {
@@ -214,7 +226,8 @@ func setDefaults(v *viper.Viper) {
 		"http.max_firmware_size": 256 << 20,
 		"http.max_body_size":     8 << 20,
 
-		"auth.admin_key": DevAdminKey,
+		"auth.admin_key":          DevAdminKey,
+		"auth.key_rotation_grace": "24h",
 
 		"firmware.url_signing_key": DevSigningKey,
 		"firmware.url_ttl":         "15m",
@@ -231,6 +244,8 @@ func setDefaults(v *viper.Viper) {
 		"mqtt.rotation_grace":     "0s",
 
 		"secrets.encryption_key": DevEncryptionKey,
+
+		"webhooks.allow_private_targets": false,
 
 		"ota.heartbeat_max_age":         "2m",
 		"ota.min_battery_percent":       20,
@@ -502,6 +517,9 @@ func (c *Config) ValidateAPI() error {
 	}
 	if len(c.Auth.AdminKey) < 16 {
 		return keyErr("auth.admin_key", "must be at least 16 characters")
+	}
+	if c.Auth.KeyRotationGrace < 0 || c.Auth.KeyRotationGrace > 30*24*time.Hour {
+		return keyErr("auth.key_rotation_grace", "must be from 0s to 720h")
 	}
 	return c.refuseDevSecrets("http.listen", c.HTTP.Listen, "auth.admin_key", "firmware.url_signing_key", "secrets.encryption_key")
 }

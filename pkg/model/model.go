@@ -4,6 +4,8 @@ package model
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/otaplane/ota/pkg/access"
 )
 
 // Tenant owns devices, firmware and campaigns; it maps to one Cadence domain.
@@ -12,15 +14,30 @@ type Tenant struct {
 	Name          string    `json:"name"`
 	CadenceDomain string    `json:"cadence_domain"`
 	CreatedAt     time.Time `json:"created_at"`
+	// FourEyes: a campaign's execute and gate approvals need another key than its creator's.
+	FourEyes bool `json:"four_eyes"`
 }
 
-// APIKey authenticates a fleet tool for one tenant. Only a hash of the secret is kept.
+// APIKey authenticates a fleet tool for one tenant with a role. Only a hash of the
+// secret is kept; Prefix (the secret's first characters) tells keys apart in a list.
 type APIKey struct {
-	ID        string
-	TenantID  string
-	Prefix    string
-	Hash      []byte
-	CreatedAt time.Time
+	ID        string      `json:"id"`
+	TenantID  string      `json:"-"`
+	Name      string      `json:"name"`
+	Role      access.Role `json:"role"`
+	Prefix    string      `json:"prefix"`
+	Hash      []byte      `json:"-"`
+	CreatedAt time.Time   `json:"created_at"`
+	ExpiresAt *time.Time  `json:"expires_at,omitempty"`
+	RevokedAt *time.Time  `json:"revoked_at,omitempty"`
+	RotatedAt *time.Time  `json:"rotated_at,omitempty"`
+	// RotatedTo is the key that replaced this one.
+	RotatedTo string `json:"rotated_to,omitempty"`
+}
+
+// Times are the key's lifecycle facts.
+func (k APIKey) Times() access.KeyTimes {
+	return access.KeyTimes{ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt, RotatedAt: k.RotatedAt}
 }
 
 // Device is one managed device.
@@ -89,9 +106,11 @@ type Campaign struct {
 	DeviceCount int             `json:"device_count"`
 	WorkflowID  string          `json:"workflow_id,omitempty"`
 	RunID       string          `json:"run_id,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	StartedAt   *time.Time      `json:"started_at,omitempty"`
-	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
+	// CreatedByKey is the API key that created the campaign (empty for older ones).
+	CreatedByKey string     `json:"created_by_key,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	StartedAt    *time.Time `json:"started_at,omitempty"`
+	FinishedAt   *time.Time `json:"finished_at,omitempty"`
 }
 
 // CampaignDevice is one device's result within a campaign.

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otaplane/ota/pkg/access"
 	"github.com/otaplane/ota/pkg/config"
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/secretbox"
@@ -51,7 +52,7 @@ func testStore(t *testing.T) (*postgres.Store, string) {
 	hash := sha256.Sum256([]byte(id))
 	require.NoError(t, st.CreateTenant(ctx, model.Tenant{ID: id, Name: "keys-" + id, CadenceDomain: "ota-" + id,
 		CreatedAt: time.Now()}, model.APIKey{ID: uuid.NewString(), TenantID: id, Prefix: "ota_test", Hash: hash[:],
-		CreatedAt: time.Now()}, nil, nil))
+		Name: "first key", Role: access.RoleAdmin, CreatedAt: time.Now()}, nil, nil))
 	return st, id
 }
 

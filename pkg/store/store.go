@@ -68,6 +68,9 @@ type ReleaseFunc func(highest int64) (model.Release, error)
 type Store interface {
 	FleetStore
 	LoRaWANStore
+	KeyStore
+	AuditStore
+	WebhookStore
 
 	Ping(ctx context.Context) error
 
@@ -76,7 +79,6 @@ type Store interface {
 	// nothing behind.
 	CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey, keys []model.SigningKey,
 		beforeCommit func(context.Context) error) error
-	TenantByKeyHash(ctx context.Context, hash []byte) (model.Tenant, error)
 	ListTenants(ctx context.Context) ([]model.Tenant, error)
 
 	CreateDevice(ctx context.Context, d model.Device) (model.Device, error)
@@ -98,7 +100,9 @@ type Store interface {
 	GetCampaign(ctx context.Context, tenantID, campaignID string) (model.Campaign, error)
 	ListCampaigns(ctx context.Context, tenantID string, p Page) ([]model.Campaign, error)
 	MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string) error
-	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error
+	// SetCampaignState records the change, when there is one, in the audit log with
+	// actor (the workflow run that made it) in the same transaction.
+	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest, actor AuditEntry) error
 	CampaignStatus(ctx context.Context, tenantID, campaignID string) (model.CampaignStatus, error)
 	ListCampaignDevices(ctx context.Context, tenantID, campaignID string, afterSeq, limit int) ([]model.CampaignDevice, error)
 	// CampaignDeviceIDs lists every device of the campaign in dispatch order.

@@ -31,6 +31,7 @@ import (
 	"github.com/otaplane/ota/worker/mqttbus"
 	"github.com/otaplane/ota/worker/mqttsession"
 	"github.com/otaplane/ota/worker/otaupdate"
+	"github.com/otaplane/ota/worker/webhook"
 )
 
 // reportShards is how many goroutines deliver reports (per-device order is kept).
@@ -72,7 +73,9 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), LinkTTL: cfg.Firmware.URLTTL,
 		Manifests: signing.New(st, secrets),
 	}
-	campaignActs := &campaign.Activities{Store: st, Runs: conn, TaskList: cfg.Cadence.TaskList}
+	campaignActs := &campaign.Activities{Store: st, Runs: conn, TaskList: cfg.Cadence.TaskList,
+		Webhooks: &webhook.Notifier{Store: st, Cadence: conn, TaskList: cfg.Cadence.TaskList}}
+	webhookActs := &webhook.Activities{Store: st, HTTP: webhook.NewHTTPClient(cfg.Webhooks.AllowPrivateTargets)}
 	chirpClients := chirpstack.NewClients(cfg.LoRaWAN.AllowLocalAddresses)
 	defer chirpClients.Close()
 	fuotaActs := &fuota.Activities{Store: st, Clients: chirpClients, MaxPayload: cfg.OTA.FUOTAMaxPayload,
@@ -84,6 +87,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 		campaign.Register(w, campaignActs)
 		fuota.Register(w, fuotaActs)
 		lorawan.Register(w, loraActs)
+		webhook.Register(w, webhookActs)
 	}, log)
 	// Serve the known tenants before the first device message can name one.
 	if err := f.Refresh(ctx); err != nil {

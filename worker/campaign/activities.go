@@ -16,7 +16,7 @@ import (
 // CampaignStore is the part of the store the campaign activities use.
 type CampaignStore interface {
 	CampaignDispatchPage(ctx context.Context, r otaflow.ListCampaignDevicesRequest) ([]otaflow.CampaignDeviceRef, error)
-	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error
+	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest, actor store.AuditEntry) error
 	MarkCampaignDevices(ctx context.Context, r otaflow.MarkCampaignDevicesRequest) error
 	ResolveCampaignTargets(ctx context.Context, tenantID, campaignID string) (int, error)
 	AssignWave(ctx context.Context, r otaflow.AssignWaveRequest) error
@@ -39,9 +39,16 @@ type RunStarter interface {
 	RunClosed(ctx context.Context, domain, workflowID, runID string) (bool, error)
 }
 
+// WebhookNotifier wakes the webhook deliveries of a campaign's events.
+type WebhookNotifier interface {
+	Notify(ctx context.Context, tenantID, domain, stream string) error
+}
+
 // Activities holds the campaign activities' dependencies.
 type Activities struct {
 	Store CampaignStore
+	// Webhooks is told after every state write (nil: no webhooks).
+	Webhooks WebhookNotifier
 	// Runs starts the device runs a campaign dispatches, on TaskList.
 	Runs     RunStarter
 	TaskList string
@@ -52,9 +59,20 @@ func (a *Activities) ListCampaignDevices(ctx context.Context, r otaflow.ListCamp
 	return a.Store.CampaignDispatchPage(ctx, r)
 }
 
-// SetCampaignState is set_campaign_state.
+// SetCampaignState is set_campaign_state; the audit log names the workflow run that made
+// the change.
 func (a *Activities) SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error {
-	return a.Store.SetCampaignState(ctx, r)
+	run := activity.GetInfo(ctx).WorkflowExecution
+	actor := store.AuditEntry{ActorName: "workflow " + run.ID, WorkflowID: run.ID, RunID: run.RunID}
+	if err := a.Store.SetCampaignState(ctx, r, actor); err != nil {
+		return err
+	}
+	// Every time, not only after a change: a retry after a crash between the write and
+	// this call still wakes the deliveries.
+	if a.Webhooks != nil {
+		return a.Webhooks.Notify(ctx, r.TenantID, domain(ctx), r.CampaignID)
+	}
+	return nil
 }
 
 // MarkCampaignDevices is mark_campaign_devices.

@@ -151,6 +151,11 @@ func (a *Activities) CollectOutcomes(ctx context.Context, req otaflow.CollectReq
 	if err != nil {
 		return otaflow.CollectResult{}, err
 	}
+	if len(outcomes) > 0 && a.Webhooks != nil {
+		if err := a.Webhooks.Notify(ctx, req.TenantID, domain(ctx), req.CampaignID); err != nil {
+			return otaflow.CollectResult{}, err
+		}
+	}
 	res := otaflow.CollectResult{More: len(outcomes) >= req.Limit}
 	counts := map[otaflow.OutcomeCount]int{}
 	for _, o := range outcomes {

@@ -14,6 +14,7 @@ import (
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
+	"github.com/otaplane/ota/pkg/webhook"
 )
 
 // textArray binds a []string as one Postgres text[] parameter. GORM would otherwise
@@ -68,6 +69,7 @@ type campaignRow struct {
 	DeviceCount    int
 	WorkflowID     string
 	RunID          string
+	CreatedByKey   *string
 	CreatedAt      time.Time
 	StartedAt      *time.Time
 	FinishedAt     *time.Time
@@ -78,11 +80,11 @@ func (r campaignRow) model() model.Campaign {
 		Target: model.CampaignTarget(r.TargetKind), GroupID: deref(r.TargetGroupID), Selector: r.TargetSelector,
 		Continuous: r.Continuous, Rollout: json.RawMessage(r.Policy),
 		State: model.CampaignState(r.State), StateReason: r.StateReason, DeviceCount: r.DeviceCount,
-		WorkflowID: r.WorkflowID, RunID: r.RunID, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
+		WorkflowID: r.WorkflowID, RunID: r.RunID, CreatedByKey: deref(r.CreatedByKey), CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt}
 }
 
 const campaignColumns = `id, tenant_id, name, firmware_id, target_kind, target_group_id::text, target_selector,
-	continuous, policy, state, state_reason, device_count, workflow_id, run_id, created_at, started_at, finished_at`
+	continuous, policy, state, state_reason, device_count, workflow_id, run_id, created_by_key::text, created_at, started_at, finished_at`
 
 // maxMissingReported caps the ids an unknown-devices error lists.
 const maxMissingReported = 20
@@ -108,10 +110,10 @@ func (s *Store) CreateCampaign(ctx context.Context, c model.Campaign, deviceIDs 
 		}
 		var rows []campaignRow
 		if err := tx.Raw(`INSERT INTO campaigns (id, tenant_id, name, firmware_id, target_kind, target_group_id,
-			target_selector, continuous, policy, state, device_count)
-			VALUES (?, ?, ?, ?, ?, ?::uuid, ?, ?, ?::jsonb, ?, ?) RETURNING `+campaignColumns,
+			target_selector, continuous, policy, state, device_count, created_by_key)
+			VALUES (?, ?, ?, ?, ?, ?::uuid, ?, ?, ?::jsonb, ?, ?, ?::uuid) RETURNING `+campaignColumns,
 			c.ID, c.TenantID, c.Name, c.FirmwareID, string(c.Target), nullable(c.GroupID), c.Selector, c.Continuous,
-			string(policy), string(model.CampaignCreated), len(deviceIDs)).Scan(&rows).Error; err != nil {
+			string(policy), string(model.CampaignCreated), len(deviceIDs), nullable(c.CreatedByKey)).Scan(&rows).Error; err != nil {
 			return classify(err)
 		}
 		out = rows[0].model()
@@ -178,19 +180,50 @@ func (s *Store) MarkCampaignStarted(ctx context.Context, tenantID, campaignID, w
 }
 
 // SetCampaignState implements store.Store; a finished campaign keeps its final state.
-func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest) error {
+// A change of state is appended to the audit log, with actor, in the same transaction.
+func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest, actor store.AuditEntry) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	err := s.conn(ctx).Exec(`UPDATE campaigns SET state = ?, state_reason = ?,
-		started_at = CASE WHEN ? = ? THEN COALESCE(started_at, now()) ELSE started_at END,
-		finished_at = CASE WHEN ? THEN now() ELSE finished_at END
-		WHERE tenant_id = ? AND id = ? AND state NOT IN (?, ?, ?, ?)`,
-		string(r.State), r.Reason, string(r.State), string(model.CampaignRunning), r.State.Terminal(),
-		r.TenantID, r.CampaignID,
-		string(model.CampaignCompleted), string(model.CampaignCanceled), string(model.CampaignFailed),
-		string(model.CampaignAborted)).Error
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		var before []string
+		if err := tx.Raw(`SELECT state FROM campaigns WHERE tenant_id = ? AND id = ? FOR UPDATE`,
+			r.TenantID, r.CampaignID).Pluck("state", &before).Error; err != nil {
+			return classify(err)
+		}
+		res := tx.Exec(`UPDATE campaigns SET state = ?, state_reason = ?,
+			started_at = CASE WHEN ? = ? THEN COALESCE(started_at, now()) ELSE started_at END,
+			finished_at = CASE WHEN ? THEN now() ELSE finished_at END
+			WHERE tenant_id = ? AND id = ? AND state NOT IN (?, ?, ?, ?)`,
+			string(r.State), r.Reason, string(r.State), string(model.CampaignRunning), r.State.Terminal(),
+			r.TenantID, r.CampaignID,
+			string(model.CampaignCompleted), string(model.CampaignCanceled), string(model.CampaignFailed),
+			string(model.CampaignAborted))
+		if res.Error != nil {
+			return classify(res.Error)
+		}
+		if res.RowsAffected == 0 || len(before) == 0 || before[0] == string(r.State) {
+			return nil
+		}
+		e := actor
+		e.TenantID, e.Action, e.Result = r.TenantID, "campaign.state_changed", store.AuditSucceeded
+		e.TargetIDs = []string{r.CampaignID}
+		summary, err := json.Marshal(map[string]string{"from": before[0], "to": string(r.State), "reason": r.Reason})
+		if err != nil {
+			return err
+		}
+		e.Summary = summary
+		if err := insertAudit(tx, e); err != nil {
+			return classify(err)
+		}
+		payload, err := json.Marshal(map[string]string{"campaign_id": r.CampaignID, "state": string(r.State),
+			"previous_state": before[0], "reason": r.Reason, "workflow_id": actor.WorkflowID, "run_id": actor.RunID})
+		if err != nil {
+			return err
+		}
+		return appendWebhookEvents(tx, r.TenantID, r.CampaignID, webhook.EventsOfStateChange(string(r.State)), payload)
+	})
 	if err != nil {
-		return fmt.Errorf("set campaign %s state %s: %w", r.CampaignID, r.State, classify(err))
+		return fmt.Errorf("set campaign %s state %s: %w", r.CampaignID, r.State, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/otaplane/ota/pkg/model"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/pkg/store"
+	"github.com/otaplane/ota/pkg/webhook"
 )
 
 // A batch-dispatching campaign's rows (see migration 00009): acked_by is NULL before
@@ -156,12 +158,15 @@ func (s *Store) CollectOutcomes(ctx context.Context, tenantID, campaignID, ackID
 		if len(rows) > 0 {
 			return nil
 		}
-		return classify(tx.Raw(`UPDATE campaign_devices c SET acked_by = ?
+		if err := tx.Raw(`UPDATE campaign_devices c SET acked_by = ?
 			FROM (SELECT device_id FROM campaign_devices WHERE tenant_id = ? AND campaign_id = ? AND acked_by = ''
 				AND state_rank >= ? ORDER BY seq LIMIT ?) AS done
 			WHERE c.campaign_id = ? AND c.device_id = done.device_id
 			RETURNING c.seq, c.device_id, c.wave, c.state, c.reason, c.attempts`,
-			ackID, tenantID, campaignID, model.StateSucceeded.Rank(), limit, campaignID).Scan(&rows).Error)
+			ackID, tenantID, campaignID, model.StateSucceeded.Rank(), limit, campaignID).Scan(&rows).Error; err != nil {
+			return classify(err)
+		}
+		return appendRunsFinished(tx, tenantID, campaignID, rows)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("collect outcomes of campaign %s: %w", campaignID, err)
@@ -172,6 +177,29 @@ func (s *Store) CollectOutcomes(ctx context.Context, tenantID, campaignID, ackID
 			Reason: r.Reason, Attempts: r.Attempts}
 	}
 	return out, nil
+}
+
+// appendRunsFinished writes one device_runs.finished event for a newly collected batch
+// of outcomes, in the transaction that acknowledges them (so once per batch).
+func appendRunsFinished(tx *gorm.DB, tenantID, campaignID string, rows []outcomeRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	type run struct {
+		DeviceID string `json:"device_id"`
+		Wave     int    `json:"wave"`
+		State    string `json:"state"`
+		Reason   string `json:"reason,omitempty"`
+	}
+	runs := make([]run, len(rows))
+	for i, r := range rows {
+		runs[i] = run{DeviceID: r.DeviceID, Wave: r.Wave, State: r.State, Reason: r.Reason}
+	}
+	payload, err := json.Marshal(map[string]any{"campaign_id": campaignID, "runs": runs})
+	if err != nil {
+		return err
+	}
+	return appendWebhookEvents(tx, tenantID, campaignID, []webhook.EventType{webhook.DeviceRunsFinished}, payload)
 }
 
 // RunsInFlight lists the runs a campaign dispatched whose outcome has not come, those not

@@ -112,7 +112,10 @@ func (s *Store) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, fmt.Errorf("postgres: migration lock: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, s.sqlDB, mustSub(migrations, "migrations"),
-		goose.WithSessionLocker(locker))
+		goose.WithSessionLocker(locker),
+		// Branches number their migrations apart and may merge in any order: a lower
+		// version that arrives after a higher one is applied rather than refused.
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: migrations: %w", err)
 	}
@@ -142,7 +145,14 @@ func (s *Store) timeout(ctx context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(ctx, s.queryTimeout)
 }
 
-func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+// conn is the connection for one statement: the transaction ctx carries (see Audited),
+// else the pool.
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx.WithContext(ctx)
+	}
+	return s.db.WithContext(ctx)
+}
 
 // classify maps driver errors onto the store's sentinel errors.
 func classify(err error) error {

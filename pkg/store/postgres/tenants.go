@@ -15,10 +15,11 @@ type tenantRow struct {
 	Name          string
 	CadenceDomain string
 	CreatedAt     time.Time
+	FourEyes      bool
 }
 
 func (r tenantRow) model() model.Tenant {
-	return model.Tenant{ID: r.ID, Name: r.Name, CadenceDomain: r.CadenceDomain, CreatedAt: r.CreatedAt}
+	return model.Tenant{ID: r.ID, Name: r.Name, CadenceDomain: r.CadenceDomain, CreatedAt: r.CreatedAt, FourEyes: r.FourEyes}
 }
 
 // CreateTenant implements store.Store.
@@ -29,8 +30,8 @@ func (s *Store) CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey
 			t.ID, t.Name, t.CadenceDomain, t.CreatedAt).Error; err != nil {
 			return classify(err)
 		}
-		if err := tx.Exec(`INSERT INTO api_keys (id, tenant_id, prefix, key_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-			k.ID, t.ID, k.Prefix, k.Hash, k.CreatedAt).Error; err != nil {
+		k.TenantID = t.ID
+		if err := insertAPIKey(tx, k); err != nil {
 			return classify(err)
 		}
 		for _, sk := range keys {
@@ -50,28 +51,12 @@ func (s *Store) CreateTenant(ctx context.Context, t model.Tenant, k model.APIKey
 	return nil
 }
 
-// TenantByKeyHash implements store.Store.
-func (s *Store) TenantByKeyHash(ctx context.Context, hash []byte) (model.Tenant, error) {
-	ctx, cancel := s.timeout(ctx)
-	defer cancel()
-	var rows []tenantRow
-	err := s.conn(ctx).Raw(`SELECT t.id, t.name, t.cadence_domain, t.created_at FROM api_keys k
-		JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL`, hash).Scan(&rows).Error
-	if err != nil {
-		return model.Tenant{}, fmt.Errorf("tenant by key: %w", classify(err))
-	}
-	if len(rows) == 0 {
-		return model.Tenant{}, fmt.Errorf("tenant by key: %w", classify(gorm.ErrRecordNotFound))
-	}
-	return rows[0].model(), nil
-}
-
 // ListTenants implements store.Store.
 func (s *Store) ListTenants(ctx context.Context) ([]model.Tenant, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
 	var rows []tenantRow
-	if err := s.conn(ctx).Raw(`SELECT id, name, cadence_domain, created_at FROM tenants ORDER BY created_at, id`).
+	if err := s.conn(ctx).Raw(`SELECT id, name, cadence_domain, created_at, four_eyes FROM tenants ORDER BY created_at, id`).
 		Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list tenants: %w", classify(err))
 	}
