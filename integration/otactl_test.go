@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -333,4 +334,72 @@ func TestOtactlLoRaWANAndSigningKeys(t *testing.T) {
 	assert.Len(t, trust.Keys, 2)
 	o.ok("signing-key", "add", "command")
 	assert.Equal(t, 2, strings.Count(o.ok("signing-key", "list"), " command "), "the rotated command key stays listed, retired")
+}
+
+// TestOtactlAccessAuditAndWebhooks: keys by role, the audit trail with its actor, four
+// eyes, and a webhook endpoint with its deliveries, all through otactl.
+func TestOtactlAccessAuditAndWebhooks(t *testing.T) {
+	tn := newTenant(t)
+	admin := newOtactl(t, tn.key)
+	var op struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	admin.json(&op, "key", "create", "ci-pipeline", "--role", "operator")
+	require.NotEmpty(t, op.Secret)
+	operator := newOtactl(t, op.Secret)
+	assert.Contains(t, operator.ok("tenant", "show"), "operator")
+	refused := operator.run("key", "list")
+	assert.Equal(t, 2, refused.code, "an operator key cannot manage keys: %s", refused.stderr)
+	assert.Contains(t, refused.stderr, "403")
+
+	keys := admin.ok("key", "list")
+	assert.Contains(t, keys, "ci-pipeline")
+	assert.Contains(t, keys, "active")
+	var rotated struct {
+		Key struct {
+			Secret string `json:"secret"`
+		} `json:"key"`
+		Previous struct {
+			State string `json:"state"`
+		} `json:"previous"`
+	}
+	admin.json(&rotated, "key", "rotate", op.ID, "--grace", "0s")
+	assert.Equal(t, 2, operator.run("tenant", "show").code, "the old secret ends with no grace")
+	assert.Contains(t, newOtactl(t, rotated.Key.Secret).ok("tenant", "show"), "ci-pipeline")
+
+	assert.Contains(t, admin.ok("settings", "set", "--four-eyes=true"), "true")
+	assert.Contains(t, admin.ok("settings"), "four eyes:  true")
+
+	audit := admin.ok("audit", "--action", "key.create")
+	assert.Contains(t, audit, "key.create")
+	assert.Contains(t, audit, op.ID, "the new key is the entry's target")
+	var trail struct {
+		Entries []struct {
+			Action    string `json:"action"`
+			ActorName string `json:"actor_name"`
+		} `json:"entries"`
+	}
+	admin.json(&trail, "audit", "--since", "1h")
+	var actions []string
+	for _, e := range trail.Entries {
+		actions = append(actions, e.Action)
+	}
+	assert.Subset(t, actions, []string{"key.create", "key.rotate", "settings.update"})
+
+	receiver := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = receiver.Serve(l) }()
+	t.Cleanup(func() { _ = receiver.Close() })
+	var hook struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	admin.json(&hook, "webhook", "create", "http://"+l.Addr().String()+"/hooks", "--event", "campaign.state_changed,campaign.aborted")
+	assert.True(t, strings.HasPrefix(hook.Secret, "whsec_"), "secret %q", hook.Secret)
+	assert.Contains(t, admin.ok("webhook", "list"), "campaign.aborted")
+	assert.Contains(t, admin.ok("webhook", "update", hook.ID, "--enabled=false"), "false")
+	admin.ok("webhook", "deliveries", hook.ID)
+	assert.Contains(t, admin.ok("webhook", "delete", hook.ID), "deleted webhook")
 }

@@ -104,7 +104,8 @@ or ~/.config/otactl/config.yaml) with keys api_url, api_key, admin_key, output.`
 		_ = e.cfg.BindEnv(key)
 	}
 	root.AddCommand(e.tenantCommand(), e.deviceCommand(), e.groupCommand(), e.firmwareCommand(),
-		e.campaignCommand(), e.updateCommand(), e.lorawanCommand(), e.signingCommand(), e.configCommand())
+		e.campaignCommand(), e.updateCommand(), e.lorawanCommand(), e.signingCommand(), e.keyCommand(), e.settingsCommand(),
+		e.auditCommand(), e.webhookCommand(), e.configCommand())
 	return root
 }
 

@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"strconv"
+
 	"github.com/spf13/cobra"
 
 	"github.com/otaplane/ota/otactl/internal/apiclient"
@@ -33,9 +35,18 @@ func (e *env) tenantCommand() *cobra.Command {
 		Short: "The tenant of the API key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var t tenant
+			var t struct {
+				tenant
+				FourEyes bool `json:"four_eyes"`
+				Key      struct {
+					ID   string `json:"id"`
+					Name string `json:"name"`
+					Role string `json:"role"`
+				} `json:"key"`
+			}
 			return e.call(cmd, apiclient.Request{Op: "getTenant"}, &t, func() {
-				fields(e.stdout, "id", t.ID, "name", t.Name, "cadence domain", t.CadenceDomain)
+				fields(e.stdout, "id", t.ID, "name", t.Name, "cadence domain", t.CadenceDomain,
+					"four eyes", strconv.FormatBool(t.FourEyes), "key", t.Key.Name+" ("+t.Key.ID+")", "role", t.Key.Role)
 			})
 		},
 	})
