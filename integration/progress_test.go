@@ -23,8 +23,14 @@ func TestProgressIsRecordedNotSignaled(t *testing.T) {
 	tn.createDevices(fleet)
 	tn.startFleetWith(fleet, 700*time.Millisecond) // each step takes long enough to be seen
 	fw := tn.uploadFirmware("1.1.0", "board-q", image(100))
-	res := tn.mustDo(http.StatusAccepted, http.MethodPut, "/api/v1/devices/"+fleet[0].ID+"/ota/update",
-		map[string]any{"firmware_id": fw["id"]})
+	// A tenant's Cadence domain may take a moment to reach every frontend: 503 says retry.
+	var res map[string]any
+	require.Eventually(t, func() bool {
+		r := tn.do(http.MethodPut, "/api/v1/devices/"+fleet[0].ID+"/ota/update", map[string]any{"firmware_id": fw["id"]})
+		require.Containsf(t, []int{http.StatusAccepted, http.StatusServiceUnavailable}, r.Status, "%s", r.Raw)
+		res = r.Body
+		return r.Status == http.StatusAccepted
+	}, 30*time.Second, 250*time.Millisecond)
 
 	seen := map[string]bool{}
 	require.Eventually(t, func() bool {
