@@ -93,7 +93,7 @@ func fields(obj map[string]json.RawMessage) map[string]any {
 			out["…"] = fmt.Sprintf("%d more fields", len(names)-maxFields)
 			break
 		}
-		key := storable(clip(k))
+		key := clip(k)
 		switch v := obj[k]; {
 		case IsSecretField(k):
 			out[key] = Redacted
@@ -117,18 +117,14 @@ func redactNested(v json.RawMessage) any {
 
 func redactValue(x any) any {
 	switch v := x.(type) {
-	case string:
-		return storable(v)
 	case map[string]any:
-		out := make(map[string]any, len(v))
 		for k, e := range v {
 			if IsSecretField(k) {
-				out[storable(k)] = Redacted
+				v[k] = Redacted
 			} else {
-				out[storable(k)] = redactValue(e)
+				v[k] = redactValue(e)
 			}
 		}
-		return out
 	case []any:
 		for i, e := range v {
 			v[i] = redactValue(e)
@@ -136,11 +132,6 @@ func redactValue(x any) any {
 	}
 	return x
 }
-
-// storable replaces what PostgreSQL cannot hold in text or jsonb (NUL): a summary of a
-// refused request is still recorded, and a request refused for its NUL must not fail to
-// be audited for the same reason.
-func storable(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
 
 // clip bounds a field name an attacker chooses.
 func clip(s string) string {
