@@ -42,10 +42,15 @@ func (s *Server) audited(c *gin.Context, caller app.Caller, rule routeRule) {
 		return e, e.Status < http.StatusBadRequest
 	})
 	c.Writer = held.ResponseWriter
-	if err != nil {
+	if err != nil && held.Status() < http.StatusBadRequest {
 		s.log.Warn("audited request not kept", zap.String("route", rule.action), zap.Error(err))
 		s.fail(c, err)
 		return
+	}
+	if err != nil {
+		// A refused call changed nothing: its answer stands even when its row could not
+		// be written.
+		s.log.Warn("refused request not recorded in the audit log", zap.String("route", rule.action), zap.Error(err))
 	}
 	held.release()
 }

@@ -3,6 +3,7 @@
 package auditlog
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -57,11 +58,17 @@ func Summarize(body []byte, query url.Values) json.RawMessage {
 		}
 		out["query"] = fields(q)
 	}
-	b, err := json.Marshal(out)
+	return storable(out)
+}
+
+// storable encodes a summary as JSON PostgreSQL's jsonb accepts: it refuses the NUL
+// character, which a refused request may well carry, so NUL becomes U+FFFD.
+func storable(v any) json.RawMessage {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return json.RawMessage(`{}`)
 	}
-	return b
+	return bytes.ReplaceAll(b, []byte(`\u0000`), []byte(`\ufffd`))
 }
 
 // SummarizeForm describes a multipart form's values and file sizes.
@@ -74,11 +81,7 @@ func SummarizeForm(values map[string][]string, fileSizes map[string]int64) json.
 	for k, n := range fileSizes {
 		f[k] = json.RawMessage(fmt.Sprintf(`"<file, %d bytes>"`, n))
 	}
-	b, err := json.Marshal(map[string]any{"form": fields(f)})
-	if err != nil {
-		return json.RawMessage(`{}`)
-	}
-	return b
+	return storable(map[string]any{"form": fields(f)})
 }
 
 func fields(obj map[string]json.RawMessage) map[string]any {

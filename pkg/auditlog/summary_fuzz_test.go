@@ -20,6 +20,9 @@ func FuzzSummarize(f *testing.F) {
 		if !json.Valid(out) {
 			t.Fatalf("summary is not JSON: %q", out)
 		}
+		if strings.Contains(string(out), `\u0000`) {
+			t.Fatalf("summary PostgreSQL cannot store: %q", out)
+		}
 		if len(out) > 64<<10 {
 			t.Fatalf("summary of %d bytes", len(out))
 		}

@@ -45,6 +45,7 @@ func TestSummarize(t *testing.T) {
 		{"long value replaced by its size", `{"device_ids":"` + long + `"}`, nil, `{"body":{"device_ids":"<402 bytes>"}}`},
 		{"not an object", `[1,2,3]`, nil, `{"body_bytes":7}`},
 		{"query", "", url.Values{"grace": {"5s"}}, `{"query":{"grace":"5s"}}`},
+		{"NUL made storable", `{"name":"a\u0000b","x\u0000":1}`, nil, `{"body":{"name":"a\ufffdb","x\ufffd":1}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -293,7 +293,7 @@ func (s *Store) ListWebhookAttempts(ctx context.Context, tenantID, endpointID st
 	if beforeID > 0 {
 		q = q.Where("id < ?", beforeID)
 	}
-	var out []store.WebhookAttempt
+	out := make([]store.WebhookAttempt, 0, limit)
 	if err := q.Order("id DESC").Limit(limit).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("webhook attempts: %w", classify(err))
 	}
