@@ -42,9 +42,9 @@ type Fleet struct {
 	// known holds every tenant this process has served; device messages naming any
 	// other tenant are refused before they cost a client or a Cadence call.
 	known map[string]bool
-	// servingErr is why the last refresh left tenants unserved (nil: all served);
+	// listErr is why the last refresh could not read the tenant list (nil: it could);
 	// errNotRefreshed until the first refresh.
-	servingErr error
+	listErr error
 }
 
 var errNotRefreshed = errors.New("tenant list not read yet")
@@ -53,7 +53,7 @@ var errNotRefreshed = errors.New("tenant list not read yet")
 func New(svc workflowserviceclient.Interface, cfg config.Config, tenants TenantLister, register RegisterFunc, log *zap.Logger) *Fleet {
 	return &Fleet{service: svc, cfg: cfg, tenants: tenants, register: register, log: log,
 		workers: map[string]worker.Worker{}, clients: map[string]client.Client{}, known: map[string]bool{},
-		servingErr: errNotRefreshed}
+		listErr: errNotRefreshed}
 }
 
 // Run refreshes the tenant list until ctx ends, then stops every worker (each finishes
@@ -78,10 +78,10 @@ func (f *Fleet) Run(ctx context.Context) {
 func (f *Fleet) Refresh(ctx context.Context) error {
 	tenants, err := f.tenants.ListTenants(ctx)
 	if err != nil {
-		f.setServing(fmt.Errorf("tenant list: %w", err))
+		f.setListErr(fmt.Errorf("tenant list: %w", err))
 		return err
 	}
-	var unserved []error
+	f.setListErr(nil)
 	for _, t := range tenants {
 		f.mu.Lock()
 		_, running := f.workers[t.ID]
@@ -91,25 +91,25 @@ func (f *Fleet) Refresh(ctx context.Context) error {
 		}
 		if err := f.start(t); err != nil {
 			f.log.Error("tenant worker not started", zap.String("tenant_id", t.ID), zap.Error(err))
-			unserved = append(unserved, err)
 		}
 	}
-	f.setServing(errors.Join(unserved...))
 	return nil
 }
 
-func (f *Fleet) setServing(err error) {
+func (f *Fleet) setListErr(err error) {
 	f.mu.Lock()
-	f.servingErr = err
+	f.listErr = err
 	f.mu.Unlock()
 }
 
-// Ready reports nil when the last tenant refresh read the list and every tenant's task
-// list has a running worker (a readiness check).
+// Ready reports nil when the last refresh read the tenant list, so every tenant it
+// could start is polled (a readiness check). A tenant whose worker does not start (its
+// domain gone, say) is logged and retried at each refresh but does not make the
+// process unready: one tenant must not stall every worker's rollout.
 func (f *Fleet) Ready(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.servingErr
+	return f.listErr
 }
 
 func (f *Fleet) start(t model.Tenant) error {
