@@ -24,7 +24,9 @@ go build -o bin/ota-api ./api/cmd/ota-api
 OTA_DATABASE_DSN="$DSN" bin/ota-api migrate >/dev/null
 
 started_cadence=
+web_pid=
 cleanup() {
+  [ -n "$web_pid" ] && kill "$web_pid" 2>/dev/null || true
   scripts/cadence-web.sh stop >/dev/null 2>&1 || true
   scripts/broker.sh stop "$BROKER_DIR" || true
   [ -n "$started_cadence" ] && scripts/cadence-devserver.sh stop || true
@@ -42,12 +44,12 @@ if ! scripts/cadence-devserver.sh status >/dev/null 2>&1; then
   started_cadence=1
 fi
 # Cadence Web on this cluster's dev server, for the browser test (it skips, saying why,
-# when Cadence Web could not be installed).
-if scripts/cadence-web.sh start; then
-  export OTA_IT_CADENCE_WEB=$(scripts/cadence-web.sh url)
-else
-  echo "test: no Cadence Web (see above): its browser test will skip" >&2
-fi
+# when Cadence Web could not be installed). Its first install takes minutes: it runs
+# while the unit tests do.
+mkdir -p .run
+web_log=.run/cadence-web-start-$OTA_DEVSERVER_CLUSTER.log
+scripts/cadence-web.sh start >"$web_log" 2>&1 &
+web_pid=$!
 
 for m in pkg proto api worker simulator otactl; do
   echo "== go vet + test: $m"
@@ -59,5 +61,11 @@ echo "== go vet + test: cadence-devserver (its own module, outside go.work)"
 (cd cadence-devserver && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
 echo "== go vet + test: deploy (Kubernetes manifests rendered and checked, its own module, outside go.work)"
 (cd deploy && GOWORK=off go vet ./... && GOWORK=off go test -count=1 ./...)
+cat "$web_log"
+if wait "$web_pid"; then
+  export OTA_IT_CADENCE_WEB=$(scripts/cadence-web.sh url)
+else
+  echo "test: no Cadence Web (see above): its browser test will skip" >&2
+fi
 echo "== integration (real Cadence, PostgreSQL, Mosquitto with per-device identities)"
 (cd integration && go vet ./... && go test -count=1 -p 1 -timeout 20m ./...)
