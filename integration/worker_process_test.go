@@ -65,6 +65,9 @@ func (w *workerProcess) start() error {
 	w.cmd = exec.Command(w.bin)
 	w.cmd.Env = w.env
 	w.cmd.Stdout, w.cmd.Stderr = f, f
+	// A test binary that dies (a panic, a timeout) takes its worker with it: a worker
+	// left behind would serve the next run's tenants with this run's settings.
+	w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := w.cmd.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
