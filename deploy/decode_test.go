@@ -20,14 +20,14 @@ type object struct {
 
 // kinds are the only kinds the manifests may hold, each with its Go type.
 var kinds = map[string]func() any{
-	"apps/v1/Deployment":                    func() any { return &appsv1.Deployment{} },
-	"apps/v1/StatefulSet":                   func() any { return &appsv1.StatefulSet{} },
-	"v1/Service":                            func() any { return &corev1.Service{} },
-	"v1/ConfigMap":                          func() any { return &corev1.ConfigMap{} },
-	"v1/Secret":                             func() any { return &corev1.Secret{} },
-	"v1/Namespace":                          func() any { return &corev1.Namespace{} },
+	"apps/v1/Deployment":                     func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                    func() any { return &appsv1.StatefulSet{} },
+	"v1/Service":                             func() any { return &corev1.Service{} },
+	"v1/ConfigMap":                           func() any { return &corev1.ConfigMap{} },
+	"v1/Secret":                              func() any { return &corev1.Secret{} },
+	"v1/Namespace":                           func() any { return &corev1.Namespace{} },
 	"autoscaling/v2/HorizontalPodAutoscaler": func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
-	"policy/v1/PodDisruptionBudget":         func() any { return &policyv1.PodDisruptionBudget{} },
+	"policy/v1/PodDisruptionBudget":          func() any { return &policyv1.PodDisruptionBudget{} },
 }
 
 // decodeStrict decodes one YAML object into its Kubernetes type; a field the type does

@@ -51,6 +51,13 @@ web_log=.run/cadence-web-start-$OTA_DEVSERVER_CLUSTER.log
 scripts/cadence-web.sh start >"$web_log" 2>&1 &
 web_pid=$!
 
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change these files (run gofmt -w):" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
 for m in pkg proto api worker simulator otactl; do
   echo "== go vet + test: $m"
   (cd "$m" && go vet ./... && go test -count=1 ./...)

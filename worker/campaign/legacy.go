@@ -371,30 +371,14 @@ func (r *childRun) refreshTargets(ctx workflow.Context) (time.Duration, error) {
 	return -1, nil
 }
 
-// windowAt says whether the maintenance window is open now. Evaluating it reads time-zone
-// data, so it runs as a side effect (recorded, not re-read on replay), and only when the
-// last answer has run out.
+// windowAt says whether the maintenance window is open now (see windowState).
 func (r *childRun) windowAt(ctx workflow.Context) (rollout.WindowState, error) {
-	now := workflow.Now(ctx)
-	if !r.window.Next.IsZero() && now.Before(r.window.Next) {
-		return r.window, nil
+	ws, err := windowState(ctx, r.window, *r.in.Rollout.Window)
+	if err != nil {
+		return rollout.WindowState{}, err
 	}
-	var res windowAnswer
-	w := *r.in.Rollout.Window
-	if err := workflow.SideEffect(ctx, func(workflow.Context) interface{} {
-		ws, err := rollout.WindowAt(w, now)
-		if err != nil {
-			return windowAnswer{Err: err.Error()}
-		}
-		return windowAnswer{State: ws}
-	}).Get(&res); err != nil {
-		return rollout.WindowState{}, fmt.Errorf("maintenance window: %w", err)
-	}
-	if res.Err != "" {
-		return rollout.WindowState{}, fmt.Errorf("maintenance window: %s", res.Err)
-	}
-	r.window = res.State
-	return r.window, nil
+	r.window = ws
+	return ws, nil
 }
 
 // currentRate is the dispatch rate allowed now, per minute (0 = unlimited).

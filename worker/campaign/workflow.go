@@ -11,6 +11,8 @@
 package campaign
 
 import (
+	"fmt"
+
 	"time"
 
 	"go.uber.org/cadence"
@@ -105,4 +107,28 @@ func (f *Flow) Run(ctx workflow.Context, in otaflow.CampaignInput) (otaflow.Camp
 type windowAnswer struct {
 	State rollout.WindowState
 	Err   string
+}
+
+// windowState is the maintenance window's state now: last while it still holds, else
+// evaluated afresh. Evaluating reads time-zone data, so it runs as a side effect
+// (recorded, not re-read on replay), and only when the last answer has run out.
+func windowState(ctx workflow.Context, last rollout.WindowState, w otaflow.MaintenanceWindow) (rollout.WindowState, error) {
+	now := workflow.Now(ctx)
+	if !last.Next.IsZero() && now.Before(last.Next) {
+		return last, nil
+	}
+	var res windowAnswer
+	if err := workflow.SideEffect(ctx, func(workflow.Context) interface{} {
+		ws, err := rollout.WindowAt(w, now)
+		if err != nil {
+			return windowAnswer{Err: err.Error()}
+		}
+		return windowAnswer{State: ws}
+	}).Get(&res); err != nil {
+		return rollout.WindowState{}, fmt.Errorf("maintenance window: %w", err)
+	}
+	if res.Err != "" {
+		return rollout.WindowState{}, fmt.Errorf("maintenance window: %s", res.Err)
+	}
+	return res.State, nil
 }
