@@ -30,15 +30,18 @@ func TestExportReplayHistories(t *testing.T) {
 		tn.createDevices(fleet)
 		tn.startFleet(fleet)
 		fw := tn.uploadFirmware("1.0.1", "board-r", image(100))
+		// Two waves, so the history holds a finished wave and the gate after it.
 		camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns",
-			map[string]any{"name": "replay", "firmware_id": fw["id"], "device_ids": ids(fleet)})
+			map[string]any{"name": "replay", "firmware_id": fw["id"], "device_ids": ids(fleet),
+				"rollout": map[string]any{"waves": []map[string]any{{"count": 1}, {"percent": 100}}}})
 		id := camp["id"].(string)
 		exec := tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
 		waitCampaign(t, tn, id, time.Minute)
 
 		c := tenantClient(tn)
 		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices", nil)["devices"].([]any)[0].(map[string]any)
-		export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_history.json")
+		// Histories recorded by earlier versions stay beside it (see the replay tests).
+		export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_waves_history.json")
 		export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_device_history.json")
 	})
 

@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otaplane/ota/pkg/webhook"
+	"github.com/otaplane/ota/simulator/devicesim"
 )
 
 // receiver is a tenant's webhook endpoint: down (503) until up is called, then it
@@ -28,9 +31,10 @@ type receiver struct {
 }
 
 type receivedEvent struct {
-	ID   string `json:"id"`
-	Type string `json:"type"`
-	Seq  int64  `json:"seq"`
+	ID   string          `json:"id"`
+	Type string          `json:"type"`
+	Seq  int64           `json:"seq"`
+	Data json.RawMessage `json:"data"`
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -161,6 +165,83 @@ func TestWebhookReceiverDownThenUpGetsEveryEventInOrder(t *testing.T) {
 	for i := 1; i < len(rcv.got); i++ {
 		assert.GreaterOrEqual(t, rcv.got[i].Seq, rcv.got[i-1].Seq, "a redelivery never goes back past a later event")
 	}
+	rcv.mu.Unlock()
+}
+
+// TestWebhookWaveFinishedAndDeviceOffline: a two-wave campaign whose second wave holds a
+// device that falls silent mid-update sends each wave's end with its counts, and the
+// silent device as offline before the wave that holds it ends.
+func TestWebhookWaveFinishedAndDeviceOffline(t *testing.T) {
+	tn := newTenant(t)
+	rcv := newReceiver(t)
+	rcv.isUp.Store(true)
+	hook := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/webhooks", map[string]any{"url": rcv.URL,
+		"event_types": []string{"campaign.state_changed", "wave.finished", "device.offline"}})
+	rcv.secret.Store(hook["secret"].(string))
+
+	fleet := specs("whw", 3, "board-whw", "1.0.0")
+	fleet[1].Behavior = devicesim.BehaviorSilent
+	tn.createDevices(fleet)
+	tn.startFleet(fleet)
+	fw := tn.uploadFirmware("1.1.0", "board-whw", image(3))
+	camp := tn.mustDo(http.StatusCreated, http.MethodPost, "/api/v1/ota/campaigns", map[string]any{
+		"name": "waves", "firmware_id": fw["id"], "device_ids": ids(fleet),
+		"rollout": map[string]any{"waves": []map[string]any{{"name": "canary", "count": 1}, {"percent": 100}}}})
+	id := camp["id"].(string)
+	tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+	waitCampaign(t, tn, id, 3*time.Minute)
+
+	var got []receivedEvent
+	require.Eventually(t, func() bool {
+		got = rcv.distinct()
+		return len(got) > 0 && got[len(got)-1].Type == string(webhook.CampaignStateChanged) &&
+			bytes.Contains(got[len(got)-1].Data, []byte(`"COMPLETED"`))
+	}, 30*time.Second, 200*time.Millisecond, "the campaign's events arrive: %v", got)
+
+	type wave struct {
+		Wave struct {
+			Index, Size, Finished, Succeeded int
+			TimedOut                         int `json:"timed_out"`
+		} `json:"wave"`
+	}
+	var order []string
+	var waves []wave
+	var offline []string
+	for _, e := range got {
+		switch webhook.EventType(e.Type) {
+		case webhook.WaveFinished:
+			var w wave
+			require.NoError(t, json.Unmarshal(e.Data, &w))
+			waves = append(waves, w)
+			order = append(order, fmt.Sprintf("wave:%d", w.Wave.Index))
+		case webhook.DeviceOffline:
+			var d struct {
+				Devices []struct {
+					DeviceID string `json:"device_id"`
+					State    string `json:"state"`
+				} `json:"devices"`
+			}
+			require.NoError(t, json.Unmarshal(e.Data, &d))
+			for _, dev := range d.Devices {
+				offline = append(offline, dev.DeviceID+":"+dev.State)
+			}
+			order = append(order, "offline")
+		default:
+			order = append(order, e.Type)
+		}
+	}
+	assert.Equal(t, []string{fleet[1].ID + ":TIMED_OUT"}, offline, "only the silent device went offline")
+	require.Len(t, waves, 2, "events: %v", order)
+	assert.Equal(t, []int{0, 1, 1, 1, 0}, []int{waves[0].Wave.Index, waves[0].Wave.Size, waves[0].Wave.Finished,
+		waves[0].Wave.Succeeded, waves[0].Wave.TimedOut}, "the canary wave's counts")
+	assert.Equal(t, []int{1, 2, 2, 1, 1}, []int{waves[1].Wave.Index, waves[1].Wave.Size, waves[1].Wave.Finished,
+		waves[1].Wave.Succeeded, waves[1].Wave.TimedOut}, "the second wave's counts")
+	assert.Equal(t, []string{"campaign.state_changed", "wave:0", "offline", "wave:1", "campaign.state_changed"}, order)
+	for i := 1; i < len(got); i++ {
+		assert.Greater(t, got[i].Seq, got[i-1].Seq, "in order")
+	}
+	rcv.mu.Lock()
+	assert.Empty(t, rcv.bad, "every request verifies")
 	rcv.mu.Unlock()
 }
 

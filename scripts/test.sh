@@ -3,7 +3,8 @@
 # identities, no anonymous client) on it, dev Cadence up (in memory), every module's tests.
 # The test stack is its own: dev Cadence cluster 1 (gRPC 8114), so make run (cluster 0)
 # can stay up meanwhile. OTA_DEVSERVER_CLUSTER=2 or 3 runs a further, separate test stack
-# (database ota_test_<n>, broker port 1884+n).
+# (database ota_test_<n>, broker port 1884+n). OTA_IT_RUN=<pattern> runs only the
+# integration tests it matches, on the same stack, without the unit stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
@@ -50,6 +51,12 @@ mkdir -p .run
 web_log=.run/cadence-web-start-$OTA_DEVSERVER_CLUSTER.log
 scripts/cadence-web.sh start >"$web_log" 2>&1 &
 web_pid=$!
+
+if [ -n "${OTA_IT_RUN:-}" ]; then
+  wait "$web_pid" && export OTA_IT_CADENCE_WEB=$(scripts/cadence-web.sh url) || true
+  (cd integration && go test -count=1 -p 1 -timeout 20m -run "$OTA_IT_RUN" -v ./... 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)')
+  exit
+fi
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

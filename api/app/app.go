@@ -84,8 +84,9 @@ type Service interface {
 	CreateCampaign(ctx context.Context, t model.Tenant, c NewCampaign) (model.Campaign, error)
 	GetCampaign(ctx context.Context, t model.Tenant, id string) (model.Campaign, error)
 	ListCampaigns(ctx context.Context, t model.Tenant, p store.Page) ([]model.Campaign, error)
-	// ExecuteCampaign and ControlCampaign take the caller's key id for the four-eyes rule.
-	ExecuteCampaign(ctx context.Context, t model.Tenant, id, actorKeyID string) (CampaignExecution, error)
+	// ExecuteCampaign and ControlCampaign take the caller's key for the four-eyes rule
+	// (and, executing, as the actor of the campaign's change to RUNNING).
+	ExecuteCampaign(ctx context.Context, t model.Tenant, id string, by model.APIKey) (CampaignExecution, error)
 	ControlCampaign(ctx context.Context, t model.Tenant, id string, c otaflow.CampaignControl, actorKeyID string) (otaflow.CampaignRunState, error)
 	DryRunCampaign(ctx context.Context, t model.Tenant, id string) (DryRun, error)
 	CampaignStatus(ctx context.Context, t model.Tenant, id string) (CampaignStatus, error)

@@ -169,12 +169,12 @@ func rolloutOf(c model.Campaign) (otaflow.CampaignPolicy, error) {
 
 // ExecuteCampaign starts the campaign's workflow, which fans out the device runs. The
 // answer does not wait for the fan-out, so its latency does not grow with the fleet.
-func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id, actorKeyID string) (CampaignExecution, error) {
+func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id string, by model.APIKey) (CampaignExecution, error) {
 	c, err := s.GetCampaign(ctx, t, id)
 	if err != nil {
 		return CampaignExecution{}, err
 	}
-	if err := fourEyes(t, c, actorKeyID); err != nil {
+	if err := fourEyes(t, c, by.ID); err != nil {
 		return CampaignExecution{}, err
 	}
 	if c.State != model.CampaignCreated {
@@ -208,7 +208,8 @@ func (s *service) ExecuteCampaign(ctx context.Context, t model.Tenant, id, actor
 		return CampaignExecution{}, err
 	}
 	wfID := otaflow.CampaignWorkflowID(c.ID)
-	if err := s.store.MarkCampaignStarted(ctx, t.ID, c.ID, wfID, runID); err != nil {
+	actor := store.AuditEntry{ActorKeyID: by.ID, ActorName: by.Name}
+	if err := s.store.MarkCampaignStarted(ctx, t.ID, c.ID, wfID, runID, actor); err != nil {
 		return CampaignExecution{}, err
 	}
 	return CampaignExecution{CampaignID: c.ID, WorkflowsSubmitted: submitted, WorkflowID: wfID, RunID: runID}, nil

@@ -357,7 +357,7 @@ func (s *Server) getCampaign(c *gin.Context) {
 func (s *Server) executeCampaign(c *gin.Context) {
 	caller := mustCaller(c)
 	t := caller.Tenant
-	res, err := s.svc.ExecuteCampaign(c.Request.Context(), t, c.Param("id"), caller.Key.ID)
+	res, err := s.svc.ExecuteCampaign(c.Request.Context(), t, c.Param("id"), caller.Key)
 	if err != nil {
 		s.fail(c, err)
 		return

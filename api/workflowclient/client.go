@@ -97,7 +97,7 @@ func (c *Cadence) startDeviceRun(ctx context.Context, domain, deviceID, campaign
 		return "", c.inProgress(ctx, domain, wfID)
 	}
 	if err != nil {
-		return "", classify(err)
+		return "", startError(err)
 	}
 	return runID, nil
 }
@@ -126,22 +126,53 @@ func (c *Cadence) inProgress(ctx context.Context, domain, wfID string) error {
 func (c *Cadence) StartCampaign(ctx context.Context, domain string, in otaflow.CampaignInput) (string, error) {
 	ctx, cancel := c.rpc(ctx)
 	defer cancel()
-	exec, err := c.client(domain).StartWorkflow(ctx, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:       otaflow.CampaignWorkflowID(in.CampaignID),
 		TaskList: c.cfg.TaskList,
 		// Campaigns may wait on maintenance windows and approvals: a generous bound.
 		ExecutionStartToCloseTimeout:    365 * 24 * time.Hour,
 		DecisionTaskStartToCloseTimeout: otaflow.DecisionTimeout,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyRejectDuplicate,
-	}, otaflow.CampaignWorkflow, in)
-	var started *shared.WorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) {
-		return "", fmt.Errorf("campaign %s was already executed: %w", in.CampaignID, app.ErrConflict)
 	}
-	if err != nil {
-		return "", classify(err)
+	// The client retries an overloaded server itself; a domain its host does not know
+	// yet (a tenant just created) is tried again here — such a start took no effect.
+	delay := domainRetryDelay
+	for try := 1; ; try++ {
+		exec, err := c.client(domain).StartWorkflow(ctx, opts, otaflow.CampaignWorkflow, in)
+		var started *shared.WorkflowExecutionAlreadyStartedError
+		var notExists *shared.EntityNotExistsError
+		switch {
+		case err == nil:
+			return exec.RunID, nil
+		case errors.As(err, &started):
+			return "", fmt.Errorf("campaign %s was already executed: %w", in.CampaignID, app.ErrConflict)
+		case !errors.As(err, &notExists) || try == domainTries:
+			return "", startError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", startError(err)
+		case <-time.After(delay):
+		}
+		delay *= 2
 	}
-	return exec.RunID, nil
+}
+
+// A start that finds its domain unknown is tried domainTries times, domainRetryDelay
+// apart at first, doubling.
+const (
+	domainTries      = 5
+	domainRetryDelay = 200 * time.Millisecond
+)
+
+// startError maps a failed start. "Does not exist" names the domain (a start needs no
+// other entity): Cadence does not know the tenant's domain yet, so retry later.
+func startError(err error) error {
+	var notExists *shared.EntityNotExistsError
+	if errors.As(err, &notExists) {
+		return fmt.Errorf("%w: cadence does not know the tenant's domain yet: %w", app.ErrUnavailable, err)
+	}
+	return classify(err)
 }
 
 // QueryDeviceRun implements app.Workflows: the latest run's live (or final) state.

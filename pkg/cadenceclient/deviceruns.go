@@ -58,7 +58,7 @@ func (c *Conn) StartDeviceRun(ctx context.Context, r DeviceRun) (string, error) 
 	if requestID == "" {
 		requestID = uuid.NewString()
 	}
-	resp, err := c.Service.StartWorkflowExecution(ctx, &shared.StartWorkflowExecutionRequest{
+	req := &shared.StartWorkflowExecutionRequest{
 		Domain:                              &r.Domain,
 		WorkflowId:                          &r.WorkflowID,
 		WorkflowType:                        &shared.WorkflowType{Name: &r.WorkflowType},
@@ -70,15 +70,54 @@ func (c *Conn) StartDeviceRun(ctx context.Context, r DeviceRun) (string, error) 
 		RequestId:                           &requestID,
 		WorkflowIdReusePolicy:               shared.WorkflowIdReusePolicyAllowDuplicate.Ptr(),
 		Memo:                                &shared.Memo{Fields: map[string][]byte{memoCampaignID: memo}},
-	})
-	var started *shared.WorkflowExecutionAlreadyStartedError
-	if errors.As(err, &started) {
-		return "", fmt.Errorf("%w: %w", ErrDeviceBusy, err)
 	}
-	if err != nil {
-		return "", err
+	// Every try carries the same request id: a start that took effect but whose answer
+	// was lost answers with its run on the next try, never "already started".
+	delay := startRetryDelay
+	for try := 1; ; try++ {
+		resp, err := c.Service.StartWorkflowExecution(ctx, req)
+		var started *shared.WorkflowExecutionAlreadyStartedError
+		switch {
+		case err == nil:
+			return resp.GetRunId(), nil
+		case errors.As(err, &started):
+			return "", fmt.Errorf("%w: %w", ErrDeviceBusy, err)
+		case try == startTries || !StartRetryable(err):
+			return "", err
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(delay):
+		}
+		delay *= 2
 	}
-	return resp.GetRunId(), nil
+}
+
+// A start is tried startTries times at most, startRetryDelay apart at first, doubling:
+// about 3 s in all, within one API request's budget.
+const (
+	startTries      = 5
+	startRetryDelay = 200 * time.Millisecond
+)
+
+// StartRetryable reports whether a failed start may be tried again. Besides an
+// overloaded or unreachable server, "does not exist" is worth another try: a start names
+// no existing entity but its domain, which a Cadence host learns of from its domain
+// cache some moments after the domain was registered.
+func StartRetryable(err error) bool {
+	var (
+		badRequest *shared.BadRequestError
+		started    *shared.WorkflowExecutionAlreadyStartedError
+		notActive  *shared.DomainNotActiveError
+		limit      *shared.LimitExceededError
+	)
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &badRequest), errors.As(err, &started), errors.As(err, &notActive), errors.As(err, &limit):
+		return false
+	}
+	return true
 }
 
 // CancelRun asks a run to cancel. A run that has ended, or was asked already, is not an

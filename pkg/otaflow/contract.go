@@ -356,6 +356,8 @@ type CampaignProgress struct {
 	InFlight int                 `json:",omitempty"`
 	Retries  []CampaignDeviceRef `json:",omitempty"`
 	Aborted  bool                `json:",omitempty"`
+	// WavesReported counts the waves whose wave.finished event was recorded.
+	WavesReported int `json:",omitempty"`
 }
 
 // CampaignDevicePage is one page of a campaign's devices in dispatch order.

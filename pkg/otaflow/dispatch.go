@@ -14,7 +14,16 @@ const (
 	ActivityCancelDeviceRuns   = "cancel_device_runs"
 	ActivityRecordDispatch     = "record_campaign_dispatch"
 	ActivityRetryDevices       = "retry_campaign_devices"
+	ActivityRecordWaveFinished = "record_wave_finished"
 )
+
+// WaveFinishedRequest is the input of record_wave_finished: Wave's devices all have their
+// final outcome, counted in Wave.
+type WaveFinishedRequest struct {
+	TenantID   string
+	CampaignID string
+	Wave       WaveStats
+}
 
 // DispatchRequest is the input of dispatch_device_runs: start the runs of the devices in
 // Retries, then of the campaign's next devices after AfterSeq up to ToSeq (the current

@@ -99,7 +99,7 @@ type Store interface {
 	CreateCampaign(ctx context.Context, c model.Campaign, deviceIDs []string) (model.Campaign, error)
 	GetCampaign(ctx context.Context, tenantID, campaignID string) (model.Campaign, error)
 	ListCampaigns(ctx context.Context, tenantID string, p Page) ([]model.Campaign, error)
-	MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string) error
+	MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string, actor AuditEntry) error
 	// SetCampaignState records the change, when there is one, in the audit log with
 	// actor (the workflow run that made it) in the same transaction.
 	SetCampaignState(ctx context.Context, r otaflow.SetCampaignStateRequest, actor AuditEntry) error

@@ -3,6 +3,10 @@ package webhook
 import (
 	"fmt"
 	"slices"
+	"strings"
+
+	"github.com/otaplane/ota/pkg/model"
+	"github.com/otaplane/ota/pkg/otaflow"
 )
 
 // EventType names what happened.
@@ -19,10 +23,17 @@ const (
 	// DeviceRunsFinished: a batch of a campaign's device runs finished (the outcomes the
 	// campaign collected at once).
 	DeviceRunsFinished EventType = "device_runs.finished"
+	// WaveFinished: every device of a campaign's wave has its final outcome (retries
+	// included); sent before the gate to the next wave is decided.
+	WaveFinished EventType = "wave.finished"
+	// DeviceOffline: devices went silent during their update — their runs ended without
+	// the device answering (a batch, like DeviceRunsFinished).
+	DeviceOffline EventType = "device.offline"
 )
 
 // EventTypes lists every event type.
-var EventTypes = []EventType{CampaignStateChanged, CampaignGateWaiting, CampaignAborted, DeviceRunsFinished}
+var EventTypes = []EventType{CampaignStateChanged, CampaignGateWaiting, CampaignAborted, DeviceRunsFinished,
+	WaveFinished, DeviceOffline}
 
 // EventsOfStateChange are the events a campaign's change to state emits.
 func EventsOfStateChange(state string) []EventType {
@@ -33,6 +44,13 @@ func EventsOfStateChange(state string) []EventType {
 		return []EventType{CampaignStateChanged, CampaignAborted}
 	}
 	return []EventType{CampaignStateChanged}
+}
+
+// WentOffline reports whether a device run's outcome means the device went silent during
+// the update: it stopped answering before the run could finish (TIMED_OUT), or fell
+// silent while the new image was on trial.
+func WentOffline(state, reason string) bool {
+	return state == string(model.StateTimedOut) || strings.HasPrefix(reason, otaflow.ReasonSoakSilent)
 }
 
 // maxSubscriptions bounds an endpoint's list (each type once).

@@ -30,6 +30,7 @@ type CampaignStore interface {
 	RunsInFlight(ctx context.Context, tenantID, campaignID string, idleFor time.Duration, limit int) ([]store.RunRef, error)
 	EndRuns(ctx context.Context, tenantID, campaignID string, runs []store.RunRef, state model.DeviceState, reason string) error
 	RetryCampaignDevices(ctx context.Context, tenantID, campaignID string, deviceIDs []string) error
+	RecordWaveFinished(ctx context.Context, tenantID, campaignID string, wave otaflow.WaveStats) error
 }
 
 // RunStarter starts, cancels and looks at runs in Cadence (pkg/cadenceclient.Conn).
@@ -106,6 +107,18 @@ func (a *Activities) RecordDispatch(ctx context.Context, r otaflow.RecordDispatc
 	return a.Store.RecordGroupDispatch(ctx, r.TenantID, r.CampaignID, r.DeviceIDs, r.WorkflowID)
 }
 
+// RecordWaveFinished is record_wave_finished: the wave.finished event, once per wave,
+// and a wake-up for its deliveries (every time, as in SetCampaignState).
+func (a *Activities) RecordWaveFinished(ctx context.Context, r otaflow.WaveFinishedRequest) error {
+	if err := a.Store.RecordWaveFinished(ctx, r.TenantID, r.CampaignID, r.Wave); err != nil {
+		return err
+	}
+	if a.Webhooks != nil {
+		return a.Webhooks.Notify(ctx, r.TenantID, domain(ctx), r.CampaignID)
+	}
+	return nil
+}
+
 // domain is the Cadence domain of the calling workflow: device runs go beside it.
 func domain(ctx context.Context) string { return activity.GetInfo(ctx).WorkflowDomain }
 
@@ -133,6 +146,7 @@ func Register(r Registry, a *Activities) {
 		{otaflow.ActivityCancelDeviceRuns, a.CancelDeviceRuns},
 		{otaflow.ActivityRecordDispatch, a.RecordDispatch},
 		{otaflow.ActivityRetryDevices, a.RetryDevices},
+		{otaflow.ActivityRecordWaveFinished, a.RecordWaveFinished},
 	} {
 		r.RegisterActivityWithOptions(act.fn, activity.RegisterOptions{Name: act.name})
 	}

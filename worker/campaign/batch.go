@@ -166,7 +166,14 @@ func (r *batchRun) nextWake(wait time.Duration) time.Duration {
 // last wave has finished and the campaign is not continuous.
 func (r *batchRun) advanceWaves(ctx workflow.Context) (bool, error) {
 	for r.waveIdle() {
-		if r.p.Wave == len(r.p.Bounds)-1 {
+		last := r.p.Wave == len(r.p.Bounds)-1
+		// A continuous campaign's last wave never finishes: it takes new devices.
+		if !last || !r.in.Rollout.Continuous {
+			if err := r.reportWaveFinished(ctx); err != nil {
+				return false, err
+			}
+		}
+		if last {
 			return !r.in.Rollout.Continuous, nil
 		}
 		if !rollout.GateOpen(r.in.Rollout.Gate, r.p.Waves[r.p.Wave], r.operator.approved) {
@@ -187,6 +194,22 @@ func (r *batchRun) advanceWaves(ctx workflow.Context) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// reportWaveFinished records the current wave's wave.finished event, once.
+func (r *batchRun) reportWaveFinished(ctx workflow.Context) error {
+	if r.p.WavesReported > r.p.Wave {
+		return nil
+	}
+	if workflow.GetVersion(ctx, changeWaveFinished, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	req := otaflow.WaveFinishedRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, Wave: r.p.Waves[r.p.Wave]}
+	if err := local(ctx, otaflow.ActivityRecordWaveFinished, r.acts.RecordWaveFinished, req, nil); err != nil {
+		return fmt.Errorf("record wave %d finished: %w", r.p.Wave, err)
+	}
+	r.p.WavesReported = r.p.Wave + 1
+	return nil
 }
 
 // waveIdle: every device of the current wave was dispatched and its outcome collected.

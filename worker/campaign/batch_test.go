@@ -43,6 +43,9 @@ type BatchCampaignSuite struct {
 	peak      int
 	dispatchN []int // devices asked for per dispatch activity
 	acks      map[string][]otaflow.DeviceOutcome
+	// events is what the campaign recorded, in order: "state:X" and "wave:N".
+	events        []string
+	finishedWaves []otaflow.WaveStats
 }
 
 // fakeRow is one campaign device as the mocked activities keep it.
@@ -67,6 +70,7 @@ func (s *BatchCampaignSuite) SetupTest() {
 	s.rows, s.acks = map[string]*fakeRow{}, map[string][]otaflow.DeviceOutcome{}
 	s.states, s.marked, s.started, s.startedAt, s.retried, s.waves, s.dispatchN = nil, nil, nil, nil, nil, nil, nil
 	s.canceled, s.peak = 0, 0
+	s.events, s.finishedWaves = nil, nil
 
 	s.env.OnActivity(otaflow.ActivityResolveTargets, mock.Anything, mock.Anything).Return(
 		func(context.Context, otaflow.ResolveTargetsRequest) (int, error) {
@@ -90,6 +94,7 @@ func (s *BatchCampaignSuite) SetupTest() {
 	s.env.OnActivity(otaflow.ActivitySetCampaignState, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, r otaflow.SetCampaignStateRequest) error {
 			s.states = append(s.states, r.State)
+			s.events = append(s.events, "state:"+string(r.State))
 			return nil
 		}).Maybe()
 	s.env.OnActivity(otaflow.ActivityMarkCampaignDevices, mock.Anything, mock.Anything).Return(
@@ -102,6 +107,12 @@ func (s *BatchCampaignSuite) SetupTest() {
 					}
 				}
 			}
+			return nil
+		}).Maybe()
+	s.env.OnActivity(otaflow.ActivityRecordWaveFinished, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, r otaflow.WaveFinishedRequest) error {
+			s.finishedWaves = append(s.finishedWaves, r.Wave)
+			s.events = append(s.events, fmt.Sprintf("wave:%d", r.Wave.Index))
 			return nil
 		}).Maybe()
 	s.env.OnActivity(otaflow.ActivityDispatchDeviceRuns, mock.Anything, mock.Anything).Return(s.dispatch).Maybe()
@@ -326,6 +337,13 @@ func (s *BatchCampaignSuite) TestWavesAdvanceWhenGatePasses() {
 	// No device of wave 1 starts before the canary wave has finished.
 	s.ElementsMatch([]string{deviceID(1), deviceID(2)}, s.started[:2])
 	s.True(s.startedAt[2].After(s.startedAt[1]))
+	// Each wave's end is recorded once, in order, with its final counts, before the
+	// campaign completes.
+	s.Equal([]string{"state:RUNNING", "wave:0", "wave:1", "wave:2", "state:COMPLETED"}, s.events)
+	s.Require().Len(s.finishedWaves, 3)
+	for i, w := range s.finishedWaves {
+		s.Equal(st.Waves[i], w, "wave %d is reported with its final counts", i)
+	}
 }
 
 func (s *BatchCampaignSuite) TestFailedGateWaitsForApproval() {
@@ -350,6 +368,10 @@ func (s *BatchCampaignSuite) TestFailedGateWaitsForApproval() {
 	s.Equal(model.CampaignCompleted, st.State)
 	s.Len(s.started, 4)
 	s.Contains(s.states, model.CampaignWaitingApproval)
+	s.Equal([]string{"state:RUNNING", "wave:0", "state:WAITING_APPROVAL", "state:RUNNING", "wave:1", "state:COMPLETED"},
+		s.events, "the wave's end comes before the gate waits, and only once while it waits")
+	s.Equal([2]int{1, 1}, [2]int{s.finishedWaves[0].Succeeded, s.finishedWaves[0].Failed},
+		"the canary's rollback is in its report")
 }
 
 func (s *BatchCampaignSuite) TestManualGateAlwaysWaits() {
@@ -375,6 +397,7 @@ func (s *BatchCampaignSuite) TestFailingCanaryAbortsTheRest() {
 	s.Equal(model.CampaignAborted, st.State)
 	s.Contains(st.Reason, "ALL failures")
 	s.Len(s.started, 5, "nothing after the canary is dispatched")
+	s.Empty(s.finishedWaves, "an aborted wave never finishes")
 	s.Require().NotEmpty(s.marked)
 	last := s.marked[len(s.marked)-1]
 	s.True(last.AllPending)
@@ -541,6 +564,7 @@ func (s *BatchCampaignSuite) TestContinuousCampaignPicksUpNewDevices() {
 	st := s.result()
 	s.Equal(model.CampaignCanceled, st.State, "a continuous campaign runs until canceled")
 	s.ElementsMatch([]string{deviceID(1), deviceID(2), deviceID(3), deviceID(4)}, s.started)
+	s.Empty(s.finishedWaves, "the last wave of a continuous campaign never finishes")
 }
 
 func (s *BatchCampaignSuite) TestIdleCollectionsBackOff() {

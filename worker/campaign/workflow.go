@@ -27,6 +27,10 @@ import (
 // collects their outcomes from the database instead of running them as children.
 const changeBatchDispatch = "batch-dispatch"
 
+// changeWaveFinished versions the batch campaign that records a wave.finished event when
+// a wave's last outcome is in.
+const changeWaveFinished = "wave-finished-event"
+
 const (
 	// pageSize is how many device ids one list activity returns (child-workflow campaigns).
 	pageSize = 500

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/otaplane/ota/bench/internal/report"
@@ -31,12 +32,38 @@ const (
 // one QoS-1 command per device and the activities' database work through the same store
 // methods. Commands go to a tenant id that no device subscribes to, so the broker only
 // acknowledges them; nothing is downloaded or reported.
+// rawReserve is how many connections the baseline leaves to the rest of the stack.
+const rawReserve = 10
+
+// rawParallel is want, or fewer when the PostgreSQL server has fewer connections free
+// (less rawReserve); at least 1.
+func rawParallel(ctx context.Context, want int) (int, error) {
+	conn, err := pgx.Connect(ctx, stack.DSN("postgres"))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(ctx)
+	var free int
+	if err := conn.QueryRow(ctx, `SELECT current_setting('max_connections')::int
+		- current_setting('superuser_reserved_connections')::int - (SELECT count(*) FROM pg_stat_activity)`).
+		Scan(&free); err != nil {
+		return 0, fmt.Errorf("free connections: %w", err)
+	}
+	return max(min(want, free-rawReserve-2), 1), nil
+}
+
 func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	if e.opts.RawParallel <= 0 {
 		return nil
 	}
 	name := e.spec.Name()
-	st, err := postgres.Open(config.Database{DSN: stack.DSN(e.appDB), MaxOpenConns: e.opts.RawParallel + 2,
+	// The stack (Cadence on PostgreSQL above all) holds many of the server's connections:
+	// the baseline takes what is free rather than fail for want of one.
+	parallel, err := rawParallel(ctx, e.opts.RawParallel)
+	if err != nil {
+		return fmt.Errorf("raw fan-out: %w", err)
+	}
+	st, err := postgres.Open(config.Database{DSN: stack.DSN(e.appDB), MaxOpenConns: parallel + 2,
 		QueryTimeout: 30 * time.Second, ConnMaxLifetime: time.Hour})
 	if err != nil {
 		return err
@@ -69,11 +96,11 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	r := rawRunner{st: st, mqtt: client, tenantID: e.tenantID, campaignID: camp.ID, fw: ref,
 		signer:    firmwarelink.New(config.DevSigningKey, e.apiURL),
 		cmdTenant: "bench-raw-" + e.opts.Stamp}
-	logf("%s: raw fan-out over %d devices with %d goroutines", name, len(e.sets.full), e.opts.RawParallel)
+	logf("%s: raw fan-out over %d devices with %d goroutines", name, len(e.sets.full), parallel)
 
 	before := e.cpu()
 	t0 := time.Now()
-	err = r.run(ctx, e.sets.full, e.opts.RawParallel)
+	err = r.run(ctx, e.sets.full, parallel)
 	elapsed := time.Since(t0)
 	after := e.cpu()
 	if err != nil {
@@ -86,7 +113,7 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	if got := status.Counts[model.StateSucceeded]; got != len(e.sets.full) {
 		return fmt.Errorf("raw fan-out: %d of %d campaign devices SUCCEEDED", got, len(e.sets.full))
 	}
-	x := &report.RawFanout{Devices: len(e.sets.full), Parallel: e.opts.RawParallel, Seconds: round(elapsed.Seconds(), 2),
+	x := &report.RawFanout{Devices: len(e.sets.full), Parallel: parallel, Seconds: round(elapsed.Seconds(), 2),
 		DevicesPerMin: perMinute(len(e.sets.full), elapsed), CPUMsPerDevice: perDevice(before, after, len(e.sets.full))}
 	if res.Campaign != nil && x.DevicesPerMin > 0 {
 		x.Ratio = round(res.Campaign.DevicesPerMin/x.DevicesPerMin, 4)

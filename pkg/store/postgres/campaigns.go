@@ -165,16 +165,32 @@ func (s *Store) ListCampaigns(ctx context.Context, tenantID string, p store.Page
 	return out, nil
 }
 
-// MarkCampaignStarted implements store.Store.
-func (s *Store) MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string) error {
+// MarkCampaignStarted implements store.Store. A campaign still CREATED becomes RUNNING,
+// the change recorded like a workflow's (audit row and webhook events, actor the
+// caller's key): the workflow, finding it RUNNING, records nothing.
+func (s *Store) MarkCampaignStarted(ctx context.Context, tenantID, campaignID, workflowID, runID string, actor store.AuditEntry) error {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
-	err := s.conn(ctx).Exec(`UPDATE campaigns SET workflow_id = ?, run_id = ?,
-		state = CASE WHEN state = ? THEN ? ELSE state END, started_at = COALESCE(started_at, now())
-		WHERE tenant_id = ? AND id = ?`,
-		workflowID, runID, string(model.CampaignCreated), string(model.CampaignRunning), tenantID, campaignID).Error
+	err := s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		var before []string
+		if err := tx.Raw(`SELECT state FROM campaigns WHERE tenant_id = ? AND id = ? FOR UPDATE`,
+			tenantID, campaignID).Pluck("state", &before).Error; err != nil {
+			return classify(err)
+		}
+		if err := tx.Exec(`UPDATE campaigns SET workflow_id = ?, run_id = ?,
+			state = CASE WHEN state = ? THEN ? ELSE state END, started_at = COALESCE(started_at, now())
+			WHERE tenant_id = ? AND id = ?`,
+			workflowID, runID, string(model.CampaignCreated), string(model.CampaignRunning), tenantID, campaignID).Error; err != nil {
+			return classify(err)
+		}
+		if len(before) == 0 || before[0] != string(model.CampaignCreated) {
+			return nil
+		}
+		actor.WorkflowID, actor.RunID = workflowID, runID
+		return recordStateChange(tx, tenantID, campaignID, before[0], model.CampaignRunning, "", actor)
+	})
 	if err != nil {
-		return fmt.Errorf("mark campaign %s started: %w", campaignID, classify(err))
+		return fmt.Errorf("mark campaign %s started: %w", campaignID, err)
 	}
 	return nil
 }
@@ -204,23 +220,7 @@ func (s *Store) SetCampaignState(ctx context.Context, r otaflow.SetCampaignState
 		if res.RowsAffected == 0 || len(before) == 0 || before[0] == string(r.State) {
 			return nil
 		}
-		e := actor
-		e.TenantID, e.Action, e.Result = r.TenantID, "campaign.state_changed", store.AuditSucceeded
-		e.TargetIDs = []string{r.CampaignID}
-		summary, err := json.Marshal(map[string]string{"from": before[0], "to": string(r.State), "reason": r.Reason})
-		if err != nil {
-			return err
-		}
-		e.Summary = summary
-		if err := insertAudit(tx, e); err != nil {
-			return classify(err)
-		}
-		payload, err := json.Marshal(map[string]string{"campaign_id": r.CampaignID, "state": string(r.State),
-			"previous_state": before[0], "reason": r.Reason, "workflow_id": actor.WorkflowID, "run_id": actor.RunID})
-		if err != nil {
-			return err
-		}
-		return appendWebhookEvents(tx, r.TenantID, r.CampaignID, webhook.EventsOfStateChange(string(r.State)), payload)
+		return recordStateChange(tx, r.TenantID, r.CampaignID, before[0], r.State, r.Reason, actor)
 	})
 	if err != nil {
 		return fmt.Errorf("set campaign %s state %s: %w", r.CampaignID, r.State, err)
@@ -517,4 +517,27 @@ func (s *Store) RetryCampaignDevice(ctx context.Context, r otaflow.RetryDeviceRe
 		return fmt.Errorf("retry device %s of campaign %s: %w", r.DeviceID, r.CampaignID, classify(err))
 	}
 	return nil
+}
+
+// recordStateChange writes a campaign's change of state from before to st: its audit row
+// (by actor) and its webhook events, inside tx.
+func recordStateChange(tx *gorm.DB, tenantID, campaignID, before string, st model.CampaignState, reason string,
+	actor store.AuditEntry) error {
+	e := actor
+	e.TenantID, e.Action, e.Result = tenantID, "campaign.state_changed", store.AuditSucceeded
+	e.TargetIDs = []string{campaignID}
+	summary, err := json.Marshal(map[string]string{"from": before, "to": string(st), "reason": reason})
+	if err != nil {
+		return err
+	}
+	e.Summary = summary
+	if err := insertAudit(tx, e); err != nil {
+		return classify(err)
+	}
+	payload, err := json.Marshal(map[string]string{"campaign_id": campaignID, "state": string(st),
+		"previous_state": before, "reason": reason, "workflow_id": actor.WorkflowID, "run_id": actor.RunID})
+	if err != nil {
+		return err
+	}
+	return appendWebhookEvents(tx, tenantID, campaignID, eventsOf(webhook.EventsOfStateChange(string(st)), payload))
 }

@@ -180,7 +180,8 @@ func (s *Store) CollectOutcomes(ctx context.Context, tenantID, campaignID, ackID
 }
 
 // appendRunsFinished writes one device_runs.finished event for a newly collected batch
-// of outcomes, in the transaction that acknowledges them (so once per batch).
+// of outcomes, in the transaction that acknowledges them (so once per batch), and one
+// device.offline event for those of them whose device went silent during the update.
 func appendRunsFinished(tx *gorm.DB, tenantID, campaignID string, rows []outcomeRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -190,16 +191,58 @@ func appendRunsFinished(tx *gorm.DB, tenantID, campaignID string, rows []outcome
 		Wave     int    `json:"wave"`
 		State    string `json:"state"`
 		Reason   string `json:"reason,omitempty"`
+		Attempt  int    `json:"attempt"`
 	}
 	runs := make([]run, len(rows))
+	var offline []run
 	for i, r := range rows {
-		runs[i] = run{DeviceID: r.DeviceID, Wave: r.Wave, State: r.State, Reason: r.Reason}
+		runs[i] = run{DeviceID: r.DeviceID, Wave: r.Wave, State: r.State, Reason: r.Reason, Attempt: r.Attempts}
+		if webhook.WentOffline(r.State, r.Reason) {
+			offline = append(offline, runs[i])
+		}
 	}
 	payload, err := json.Marshal(map[string]any{"campaign_id": campaignID, "runs": runs})
 	if err != nil {
 		return err
 	}
-	return appendWebhookEvents(tx, tenantID, campaignID, []webhook.EventType{webhook.DeviceRunsFinished}, payload)
+	events := []outboxEvent{{Type: webhook.DeviceRunsFinished, Payload: payload}}
+	if len(offline) > 0 {
+		if payload, err = json.Marshal(map[string]any{"campaign_id": campaignID, "devices": offline}); err != nil {
+			return err
+		}
+		events = append(events, outboxEvent{Type: webhook.DeviceOffline, Payload: payload})
+	}
+	return appendWebhookEvents(tx, tenantID, campaignID, events)
+}
+
+// RecordWaveFinished writes a campaign's wave.finished event once: a repeated call for
+// the same wave (a retried activity) writes nothing.
+func (s *Store) RecordWaveFinished(ctx context.Context, tenantID, campaignID string, wave otaflow.WaveStats) error {
+	ctx, cancel := s.timeout(ctx)
+	defer cancel()
+	payload, err := json.Marshal(map[string]any{"campaign_id": campaignID, "wave": wave})
+	if err != nil {
+		return fmt.Errorf("wave %d finished: %w", wave.Index, err)
+	}
+	err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockStream(tx, tenantID, campaignID); err != nil {
+			return err
+		}
+		var n int64
+		if err := tx.Raw(`SELECT count(*) FROM webhook_events WHERE tenant_id = ? AND stream = ? AND type = ?
+			AND (payload->'wave'->>'index')::int = ?`, tenantID, campaignID, string(webhook.WaveFinished), wave.Index).
+			Scan(&n).Error; err != nil {
+			return classify(err)
+		}
+		if n > 0 {
+			return nil
+		}
+		return appendWebhookEvents(tx, tenantID, campaignID, []outboxEvent{{Type: webhook.WaveFinished, Payload: payload}})
+	})
+	if err != nil {
+		return fmt.Errorf("record wave %d of campaign %s finished: %w", wave.Index, campaignID, err)
+	}
+	return nil
 }
 
 // RunsInFlight lists the runs a campaign dispatched whose outcome has not come, those not

@@ -225,22 +225,45 @@ func (s *Store) GetWebhookEvent(ctx context.Context, tenantID, id string) (store
 	return rows[0].model(), nil
 }
 
+// outboxEvent is one event to append to a stream.
+type outboxEvent struct {
+	Type    webhook.EventType
+	Payload []byte
+}
+
+// eventsOf gives each type the same payload.
+func eventsOf(types []webhook.EventType, payload []byte) []outboxEvent {
+	out := make([]outboxEvent, len(types))
+	for i, t := range types {
+		out[i] = outboxEvent{Type: t, Payload: payload}
+	}
+	return out
+}
+
+// lockStream takes the stream's transaction-scoped lock, which keeps its numbers gapless
+// under concurrent writers (state changes, collected outcomes, finished waves).
+func lockStream(tx *gorm.DB, tenantID, stream string) error {
+	return classify(tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "webhook:"+tenantID+":"+stream).Error)
+}
+
 // appendWebhookEvents writes events of one stream to the outbox inside tx, numbered
-// after the stream's last; a transaction-scoped lock on the stream keeps the numbers
-// gapless under concurrent writers (state changes and collected outcomes).
-func appendWebhookEvents(tx *gorm.DB, tenantID, stream string, types []webhook.EventType, payload []byte) error {
-	if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, "webhook:"+tenantID+":"+stream).Error; err != nil {
-		return classify(err)
+// after the stream's last, in the order given.
+func appendWebhookEvents(tx *gorm.DB, tenantID, stream string, events []outboxEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := lockStream(tx, tenantID, stream); err != nil {
+		return err
 	}
 	var last int64
 	if err := tx.Raw(`SELECT COALESCE(max(seq), 0) FROM webhook_events WHERE tenant_id = ? AND stream = ?`,
 		tenantID, stream).Scan(&last).Error; err != nil {
 		return classify(err)
 	}
-	for i, t := range types {
+	for i, e := range events {
 		if err := tx.Exec(`INSERT INTO webhook_events (id, tenant_id, stream, seq, type, payload)
-			VALUES (?, ?, ?, ?, ?, ?::jsonb)`, uuid.NewString(), tenantID, stream, last+int64(i)+1, string(t),
-			string(payload)).Error; err != nil {
+			VALUES (?, ?, ?, ?, ?, ?::jsonb)`, uuid.NewString(), tenantID, stream, last+int64(i)+1, string(e.Type),
+			string(e.Payload)).Error; err != nil {
 			return classify(err)
 		}
 	}
