@@ -192,8 +192,11 @@ func postgresSQL(pg PostgresOptions, database string) *config.SQL {
 		DatabaseName:    database,
 		ConnectAddr:     net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
 		ConnectProtocol: "tcp",
+		// As Cadence's own server image: every connection stays open when idle. With
+		// fewer idle than open, each burst opened (forked) PostgreSQL backends that the
+		// next lull closed again — several per second under a campaign.
 		MaxConns:        20,
-		MaxIdleConns:    10,
+		MaxIdleConns:    20,
 		MaxConnLifetime: time.Hour,
 	}
 }
