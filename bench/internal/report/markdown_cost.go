@@ -11,7 +11,7 @@ func (r *Results) progressTable(w mdWriter) {
 	w("\n## Pace, runs in flight and CPU\n\nFrom the status polls (every 500 ms): the machine's CPU utilisation over " +
 		"the campaign (all CPUs, every process), the device runs started and not yet finished (neither PENDING nor " +
 		"final; time-weighted mean and peak), and the pace of each tenth of the devices in turn. First tenth: devices " +
-		"÷ time from execute until 10 % had finished; last tenth: from 90 % to 100 %. A last ÷ first ratio below 1 " +
+		"÷ time from execute until 10 %% had finished; last tenth: from 90 %% to 100 %%. A last ÷ first ratio below 1 " +
 		"means the campaign slowed down as it went.\n\n")
 	w("| Run | CPU utilisation | Mean in flight | Peak in flight | First 10 %%/min | Last 10 %%/min | Last ÷ first | Pace of each tenth, devices/min |\n")
 	w("|---|---|---|---|---|---|---|---|\n")

@@ -33,11 +33,11 @@ const (
 // methods. Commands go to a tenant id that no device subscribes to, so the broker only
 // acknowledges them; nothing is downloaded or reported.
 // rawReserve is how many connections the baseline leaves to the rest of the stack.
-const rawReserve = 10
+const rawReserve = 6
 
-// rawParallel is want, or fewer when the PostgreSQL server has fewer connections free
-// (less rawReserve); at least 1.
-func rawParallel(ctx context.Context, want int) (int, error) {
+// rawPool is how many database connections the baseline's goroutines share: one each
+// and two more, or what the PostgreSQL server has free (less rawReserve); at least 2.
+func rawPool(ctx context.Context, goroutines int) (int, error) {
 	conn, err := pgx.Connect(ctx, stack.DSN("postgres"))
 	if err != nil {
 		return 0, err
@@ -49,7 +49,7 @@ func rawParallel(ctx context.Context, want int) (int, error) {
 		Scan(&free); err != nil {
 		return 0, fmt.Errorf("free connections: %w", err)
 	}
-	return max(min(want, free-rawReserve-2), 1), nil
+	return max(min(goroutines+2, free-rawReserve), 2), nil
 }
 
 func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
@@ -58,12 +58,13 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	}
 	name := e.spec.Name()
 	// The stack (Cadence on PostgreSQL above all) holds many of the server's connections:
-	// the baseline takes what is free rather than fail for want of one.
-	parallel, err := rawParallel(ctx, e.opts.RawParallel)
+	// the baseline's goroutines share what is free rather than fail for want of one.
+	parallel := e.opts.RawParallel
+	pool, err := rawPool(ctx, parallel)
 	if err != nil {
 		return fmt.Errorf("raw fan-out: %w", err)
 	}
-	st, err := postgres.Open(config.Database{DSN: stack.DSN(e.appDB), MaxOpenConns: parallel + 2,
+	st, err := postgres.Open(config.Database{DSN: stack.DSN(e.appDB), MaxOpenConns: pool,
 		QueryTimeout: 30 * time.Second, ConnMaxLifetime: time.Hour})
 	if err != nil {
 		return err
@@ -96,7 +97,7 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	r := rawRunner{st: st, mqtt: client, tenantID: e.tenantID, campaignID: camp.ID, fw: ref,
 		signer:    firmwarelink.New(config.DevSigningKey, e.apiURL),
 		cmdTenant: "bench-raw-" + e.opts.Stamp}
-	logf("%s: raw fan-out over %d devices with %d goroutines", name, len(e.sets.full), parallel)
+	logf("%s: raw fan-out over %d devices with %d goroutines sharing %d connections", name, len(e.sets.full), parallel, pool)
 
 	before := e.cpu()
 	t0 := time.Now()
