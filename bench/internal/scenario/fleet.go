@@ -101,7 +101,9 @@ func (e *env) prepare(ctx context.Context, res *report.Run) error {
 	if err != nil {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Every device connects with its own identity, which the broker checks: 10,000 take
+	// a few seconds here, 50,000 more than half a minute.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second+time.Duration(len(ids))*2*time.Millisecond)
 	defer cancel()
 	if err := fleet.Start(sctx); err != nil {
 		return fmt.Errorf("start simulated fleet: %w", err)
