@@ -10,6 +10,13 @@
 #   scripts/bench.sh -scenarios postgres-large -timeout 90m -out-dir .run/bench-large
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every simulated device holds a connection, and so does the broker for it: a large fleet
+# needs more open files than a shell's usual limit. One machine also has ≈ 28,000
+# ephemeral ports towards one broker address (net.ipv4.ip_local_port_range), which caps a
+# simulated fleet there.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 131072 ]; then
+  ulimit -n 131072 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
 mkdir -p bin
 (cd bench && go build -o ../bin/ota-bench ./cmd/ota-bench)
