@@ -32,6 +32,21 @@ const (
 // one QoS-1 command per device and the activities' database work through the same store
 // methods. Commands go to a tenant id that no device subscribes to, so the broker only
 // acknowledges them; nothing is downloaded or reported.
+// stopOrchestration stops the workers and the Cadence dev server (their cleanups, run
+// again at the end, find them stopped).
+func (e *env) stopOrchestration() {
+	for _, w := range e.workers {
+		if err := w.Stop(workerGrace); err != nil {
+			logf("%s: stop %s: %v", e.spec.Name(), w.Name, err)
+		}
+	}
+	if e.dev != nil {
+		if err := e.dev.Stop(e.logDir); err != nil {
+			logf("%s: stop dev server: %v", e.spec.Name(), err)
+		}
+	}
+}
+
 // rawReserve is how many connections the baseline leaves to the rest of the stack.
 const rawReserve = 6
 
@@ -57,8 +72,10 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 		return nil
 	}
 	name := e.spec.Name()
-	// The stack (Cadence on PostgreSQL above all) holds many of the server's connections:
-	// the baseline's goroutines share what is free rather than fail for want of one.
+	// The baseline needs neither Cadence nor the workers, and on PostgreSQL persistence
+	// they hold most of the server's connections: they stop first. Its goroutines then
+	// share what is free.
+	e.stopOrchestration()
 	parallel := e.opts.RawParallel
 	pool, err := rawPool(ctx, parallel)
 	if err != nil {

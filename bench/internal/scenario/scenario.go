@@ -90,13 +90,12 @@ func Run(ctx context.Context, spec Spec, opts Options) report.Run {
 		if err := e.fullCampaign(rctx, &res); err != nil {
 			return err
 		}
-		if err := e.rawFanout(rctx, &res); err != nil {
-			return err
-		}
 		if spec.StatusLoad {
-			return e.statusCampaign(rctx, &res)
+			if err := e.statusCampaign(rctx, &res); err != nil {
+				return err
+			}
 		}
-		return nil
+		return e.rawFanout(rctx, &res)
 	}()
 	if e.dev != nil {
 		res.DispatchTimeouts = e.dev.DispatchTimeouts

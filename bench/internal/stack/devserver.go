@@ -54,6 +54,7 @@ type DevServer struct {
 	// DispatchTimeouts counts "Async task dispatch timed out" in its log, set by Stop:
 	// the matching service's sign of tasks waiting on a poller that does not come.
 	DispatchTimeouts int
+	stopped          bool
 }
 
 // StopDevServer stops a dev server left running by anyone through the script; the
@@ -124,8 +125,12 @@ func (d *DevServer) Alive() error {
 	return nil
 }
 
-// Stop stops the dev server, keeps a copy of its log in logDir and removes its data.
+// Stop stops the dev server, keeps a copy of its log in logDir and removes its data; once.
 func (d *DevServer) Stop(logDir string) error {
+	if d.stopped {
+		return nil
+	}
+	d.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := d.repo.StopDevServer(ctx)
