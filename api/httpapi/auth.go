@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -63,10 +64,29 @@ func (s *Server) requireTenant(c *gin.Context) {
 		return
 	}
 	if rule.changesState() {
+		leave, err := s.writes.enter(c.Request.Context(), caller.Tenant.ID)
+		if err != nil {
+			s.refuseBusy(c, err)
+			return
+		}
+		defer leave()
 		s.audited(c, caller, rule)
 		return
 	}
 	c.Next()
+}
+
+// refuseBusy answers a write the write gate did not let in; it changed nothing.
+func (s *Server) refuseBusy(c *gin.Context, err error) {
+	c.Header("Retry-After", "1")
+	switch {
+	case errors.Is(err, errTenantWritesBusy):
+		writeError(c, http.StatusTooManyRequests, "too_many_requests", err.Error()+"; retry later", "")
+	case errors.Is(err, errReplicaWritesBusy):
+		writeError(c, http.StatusServiceUnavailable, "unavailable", err.Error()+"; retry later", "")
+	default:
+		s.fail(c, err) // the client went away
+	}
 }
 
 func callerOf(c *gin.Context) (app.Caller, bool) {

@@ -83,7 +83,8 @@ func newTestRouter(t *testing.T, st readStore) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: app.New(st, wf, nil, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
 		access: app.NewAccessService(st, cfg), cfg: cfg, log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()),
-		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL)}
+		links:  firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
+		writes: newWriteGate(cfg.HTTP.WritesPerTenant, replicaWrites(cfg.Database.MaxOpenConns), cfg.HTTP.WriteWait)}
 	return s.router()
 }
 

@@ -42,6 +42,7 @@ type Server struct {
 	log      *zap.Logger
 	metrics  *metrics
 	web      cadenceweb.Links
+	writes   *writeGate
 }
 
 // New builds the router.
@@ -50,9 +51,14 @@ func New(svc app.Service, fleet app.FleetService, lorawan app.LoRaWANService, cr
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: svc, fleet: fleet, lorawan: lorawan, creds: creds, access: acc, webhooks: hooks, cfg: cfg, log: log,
 		links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), metrics: newMetrics(reg),
-		web: cadenceweb.New(cfg.Cadence.WebURL)}
+		web: cadenceweb.New(cfg.Cadence.WebURL), writes: newWriteGate(cfg.HTTP.WritesPerTenant,
+			replicaWrites(cfg.Database.MaxOpenConns), cfg.HTTP.WriteWait)}
 	return s.router()
 }
+
+// replicaWrites is how many writes a replica runs at once: three quarters of its
+// database connections, so reads and authentication always find one.
+func replicaWrites(conns int) int { return max(conns-conns/4, 1) }
 
 // router routes every request to s's handlers.
 func (s *Server) router() *gin.Engine {

@@ -99,6 +99,10 @@ type HTTP struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	MaxFirmwareSize int64         `mapstructure:"max_firmware_size"`
 	MaxBodySize     int64         `mapstructure:"max_body_size"`
+	// WritesPerTenant bounds one tenant's state-changing requests in progress on a
+	// replica; WriteWait is how long one beyond the bound waits before a 429.
+	WritesPerTenant int           `mapstructure:"writes_per_tenant"`
+	WriteWait       time.Duration `mapstructure:"write_wait"`
 }
 
 type Auth struct {
@@ -225,6 +229,8 @@ func setDefaults(v *viper.Viper) {
 		"http.shutdown_timeout":  "15s",
 		"http.max_firmware_size": 256 << 20,
 		"http.max_body_size":     8 << 20,
+		"http.writes_per_tenant": 8,
+		"http.write_wait":        "5s",
 
 		"auth.admin_key":          DevAdminKey,
 		"auth.key_rotation_grace": "24h",
@@ -514,6 +520,12 @@ func (c *Config) ValidateAPI() error {
 	}
 	if c.HTTP.MaxBodySize < 1024 {
 		return keyErr("http.max_body_size", "must be at least 1024 bytes")
+	}
+	if c.HTTP.WritesPerTenant < 1 {
+		return keyErr("http.writes_per_tenant", "must be at least 1")
+	}
+	if c.HTTP.WriteWait <= 0 {
+		return keyErr("http.write_wait", "must be a positive duration")
 	}
 	if len(c.Auth.AdminKey) < 16 {
 		return keyErr("auth.admin_key", "must be at least 16 characters")
