@@ -134,42 +134,31 @@ func (c *Cadence) StartCampaign(ctx context.Context, domain string, in otaflow.C
 		DecisionTaskStartToCloseTimeout: otaflow.DecisionTimeout,
 		WorkflowIDReusePolicy:           client.WorkflowIDReusePolicyRejectDuplicate,
 	}
-	// The client retries an overloaded server itself; a domain its host does not know
-	// yet (a tenant just created) is tried again here — such a start took no effect.
-	delay := domainRetryDelay
-	for try := 1; ; try++ {
+	// The client retries an overloaded server itself, under one request id; a domain its
+	// host does not know yet (a tenant just created) is tried again here — such a start
+	// took no effect.
+	var runID string
+	err := cadenceclient.RetryStart(ctx, cadenceclient.DomainNotKnown, func() error {
 		exec, err := c.client(domain).StartWorkflow(ctx, opts, otaflow.CampaignWorkflow, in)
-		var started *shared.WorkflowExecutionAlreadyStartedError
-		var notExists *shared.EntityNotExistsError
-		switch {
-		case err == nil:
-			return exec.RunID, nil
-		case errors.As(err, &started):
-			return "", fmt.Errorf("campaign %s was already executed: %w", in.CampaignID, app.ErrConflict)
-		case !errors.As(err, &notExists) || try == domainTries:
-			return "", startError(err)
+		if exec != nil {
+			runID = exec.RunID
 		}
-		select {
-		case <-ctx.Done():
-			return "", startError(err)
-		case <-time.After(delay):
-		}
-		delay *= 2
+		return err
+	})
+	var started *shared.WorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return "", fmt.Errorf("campaign %s was already executed: %w", in.CampaignID, app.ErrConflict)
 	}
+	if err != nil {
+		return "", startError(err)
+	}
+	return runID, nil
 }
-
-// A start that finds its domain unknown is tried domainTries times, domainRetryDelay
-// apart at first, doubling.
-const (
-	domainTries      = 5
-	domainRetryDelay = 200 * time.Millisecond
-)
 
 // startError maps a failed start. "Does not exist" names the domain (a start needs no
 // other entity): Cadence does not know the tenant's domain yet, so retry later.
 func startError(err error) error {
-	var notExists *shared.EntityNotExistsError
-	if errors.As(err, &notExists) {
+	if cadenceclient.DomainNotKnown(err) {
 		return fmt.Errorf("%w: cadence does not know the tenant's domain yet: %w", app.ErrUnavailable, err)
 	}
 	return classify(err)

@@ -73,25 +73,20 @@ func (c *Conn) StartDeviceRun(ctx context.Context, r DeviceRun) (string, error) 
 	}
 	// Every try carries the same request id: a start that took effect but whose answer
 	// was lost answers with its run on the next try, never "already started".
-	delay := startRetryDelay
-	for try := 1; ; try++ {
+	var runID string
+	err = RetryStart(ctx, StartRetryable, func() error {
 		resp, err := c.Service.StartWorkflowExecution(ctx, req)
-		var started *shared.WorkflowExecutionAlreadyStartedError
-		switch {
-		case err == nil:
-			return resp.GetRunId(), nil
-		case errors.As(err, &started):
-			return "", fmt.Errorf("%w: %w", ErrDeviceBusy, err)
-		case try == startTries || !StartRetryable(err):
-			return "", err
-		}
-		select {
-		case <-ctx.Done():
-			return "", err
-		case <-time.After(delay):
-		}
-		delay *= 2
+		runID = resp.GetRunId()
+		return err
+	})
+	var started *shared.WorkflowExecutionAlreadyStartedError
+	if errors.As(err, &started) {
+		return "", fmt.Errorf("%w: %w", ErrDeviceBusy, err)
 	}
+	if err != nil {
+		return "", err
+	}
+	return runID, nil
 }
 
 // A start is tried startTries times at most, startRetryDelay apart at first, doubling:
@@ -100,6 +95,24 @@ const (
 	startTries      = 5
 	startRetryDelay = 200 * time.Millisecond
 )
+
+// RetryStart calls start until it succeeds, fails with an error retryable refuses, or
+// has been tried startTries times; it returns the last error.
+func RetryStart(ctx context.Context, retryable func(error) bool, start func() error) error {
+	delay := startRetryDelay
+	for try := 1; ; try++ {
+		err := start()
+		if err == nil || try == startTries || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
 
 // StartRetryable reports whether a failed start may be tried again. Besides an
 // overloaded or unreachable server, "does not exist" is worth another try: a start names
@@ -118,6 +131,13 @@ func StartRetryable(err error) bool {
 		return false
 	}
 	return true
+}
+
+// DomainNotKnown reports whether a start failed because its domain is unknown to the
+// Cadence host that took it: a start needs no other entity to exist.
+func DomainNotKnown(err error) bool {
+	var notExists *shared.EntityNotExistsError
+	return errors.As(err, &notExists)
 }
 
 // CancelRun asks a run to cancel. A run that has ended, or was asked already, is not an

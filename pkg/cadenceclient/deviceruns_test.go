@@ -35,3 +35,37 @@ func TestStartRetryable(t *testing.T) {
 		})
 	}
 }
+
+func TestRetryStart(t *testing.T) {
+	busy := &shared.ServiceBusyError{Message: "busy"}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name      string
+		ctx       context.Context
+		errs      []error // what each try answers; nil from then on
+		wantCalls int
+		wantErr   error
+	}{
+		{"first try", context.Background(), nil, 1, nil},
+		{"a busy server, then the start", context.Background(), []error{busy}, 2, nil},
+		{"a refusal is final", context.Background(), []error{&shared.BadRequestError{}}, 1, &shared.BadRequestError{}},
+		{"gives up after its tries", context.Background(), []error{busy, busy, busy, busy, busy, busy}, startTries, busy},
+		{"a caller gone stops the waiting", canceled, []error{busy}, 1, busy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			err := RetryStart(tt.ctx, StartRetryable, func() error {
+				calls++
+				if calls <= len(tt.errs) {
+					return tt.errs[calls-1]
+				}
+				return nil
+			})
+			if calls != tt.wantCalls || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("%d calls, %v; want %d calls, %v", calls, err, tt.wantCalls, tt.wantErr)
+			}
+		})
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/otaplane/ota/bench/internal/report"
@@ -47,41 +46,16 @@ func (e *env) stopOrchestration() {
 	}
 }
 
-// rawReserve is how many connections the baseline leaves to the rest of the stack.
-const rawReserve = 6
-
-// rawPool is how many database connections the baseline's goroutines share: one each
-// and two more, or what the PostgreSQL server has free (less rawReserve); at least 2.
-func rawPool(ctx context.Context, goroutines int) (int, error) {
-	conn, err := pgx.Connect(ctx, stack.DSN("postgres"))
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close(ctx)
-	var free int
-	if err := conn.QueryRow(ctx, `SELECT current_setting('max_connections')::int
-		- current_setting('superuser_reserved_connections')::int - (SELECT count(*) FROM pg_stat_activity)`).
-		Scan(&free); err != nil {
-		return 0, fmt.Errorf("free connections: %w", err)
-	}
-	return max(min(goroutines+2, free-rawReserve), 2), nil
-}
-
 func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	if e.opts.RawParallel <= 0 {
 		return nil
 	}
 	name := e.spec.Name()
 	// The baseline needs neither Cadence nor the workers, and on PostgreSQL persistence
-	// they hold most of the server's connections: they stop first. Its goroutines then
-	// share what is free.
+	// they hold most of the server's connections: they stop first.
 	e.stopOrchestration()
 	parallel := e.opts.RawParallel
-	pool, err := rawPool(ctx, parallel)
-	if err != nil {
-		return fmt.Errorf("raw fan-out: %w", err)
-	}
-	st, err := postgres.Open(config.Database{DSN: stack.DSN(e.appDB), MaxOpenConns: pool,
+	st, err := postgres.Open(config.Database{DSN: stack.DSN(e.appDB), MaxOpenConns: parallel + 2,
 		QueryTimeout: 30 * time.Second, ConnMaxLifetime: time.Hour})
 	if err != nil {
 		return err
@@ -114,7 +88,7 @@ func (e *env) rawFanout(ctx context.Context, res *report.Run) error {
 	r := rawRunner{st: st, mqtt: client, tenantID: e.tenantID, campaignID: camp.ID, fw: ref,
 		signer:    firmwarelink.New(config.DevSigningKey, e.apiURL),
 		cmdTenant: "bench-raw-" + e.opts.Stamp}
-	logf("%s: raw fan-out over %d devices with %d goroutines sharing %d connections", name, len(e.sets.full), parallel, pool)
+	logf("%s: raw fan-out over %d devices with %d goroutines", name, len(e.sets.full), parallel)
 
 	before := e.cpu()
 	t0 := time.Now()
