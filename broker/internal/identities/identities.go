@@ -148,10 +148,14 @@ func (t *Table) Apply(rows []Row) {
 			d.retireAt = *r.RetireAt
 		}
 		old, had := t.devices[r.Username]
+		// A generation whose retirement came but whose kick the broker has not taken
+		// yet still counts as connected: a sync that re-reads it first must not drop
+		// the kick.
+		_, pending := t.ending[r.Username]
 		t.devices[r.Username] = d
 		delete(t.ending, r.Username)
 		switch {
-		case had && old.activeAt(now) && !d.activeAt(now):
+		case had && (old.activeAt(now) || pending) && !d.activeAt(now):
 			t.kicks = append(t.kicks, r.Username)
 		case d.activeAt(now) && !d.retireAt.IsZero():
 			t.ending[r.Username] = d.retireAt

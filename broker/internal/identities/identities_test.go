@@ -71,6 +71,29 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// The syncer re-reads recent rows every interval; one that lands after a retirement
+// came and before the broker's next tick must not lose the disconnect.
+func TestRetirementKickSurvivesARereadBeforeTheTick(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tab := NewTable(nil, func() time.Time { return now })
+	retire := now.Add(4 * time.Second)
+	row := Row{Username: tenant + ":d1:1", TenantID: tenant, DeviceID: "d1", PasswordSHA256: sum("old"), RetireAt: &retire}
+	tab.Apply([]Row{row})
+	if kicks := tab.TakeKicks(); len(kicks) != 0 {
+		t.Fatalf("kicked within its grace: %v", kicks)
+	}
+	now = retire.Add(100 * time.Millisecond)
+	tab.Apply([]Row{row})
+	if kicks := tab.TakeKicks(); len(kicks) != 1 || kicks[0] != row.Username {
+		t.Fatalf("kicks after a re-read past the retirement = %v", kicks)
+	}
+	now = now.Add(time.Second)
+	tab.Apply([]Row{row})
+	if kicks := tab.TakeKicks(); len(kicks) != 0 {
+		t.Fatalf("kicked twice: %v", kicks)
+	}
+}
+
 func TestLookupOfAJustIssuedCredential(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tab := NewTable(nil, func() time.Time { return now })
