@@ -198,6 +198,10 @@ func postgresSQL(pg PostgresOptions, database string) *config.SQL {
 		MaxConns:        20,
 		MaxIdleConns:    20,
 		MaxConnLifetime: time.Hour,
+		// One round trip per statement with arguments: lib/pq otherwise parses and
+		// describes each one first and waits for the answer before binding it. Every
+		// argument Cadence's PostgreSQL schema takes as bytes is a bytea column.
+		ConnectAttributes: map[string]string{"binary_parameters": "yes"},
 	}
 }
 
