@@ -77,6 +77,12 @@ type noWorkflows struct {
 // newTestRouter is the API's router on the real use cases over st.
 func newTestRouter(t *testing.T, st readStore) http.Handler {
 	t.Helper()
+	return newTestServer(t, st).router()
+}
+
+// newTestServer is the API on the real use cases over st.
+func newTestServer(t *testing.T, st readStore) *Server {
+	t.Helper()
 	cfg, err := config.Load("")
 	require.NoError(t, err)
 	var wf noWorkflows
@@ -85,7 +91,7 @@ func newTestRouter(t *testing.T, st readStore) http.Handler {
 		access: app.NewAccessService(st, cfg), cfg: cfg, log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()),
 		links:  firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
 		writes: newWriteGate(cfg.HTTP.WritesPerTenant, replicaWrites(cfg.Database.MaxOpenConns), cfg.HTTP.WriteWait)}
-	return s.router()
+	return s
 }
 
 type badRequest struct {

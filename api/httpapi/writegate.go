@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // A state-changing request holds a database connection from its start to its answer
@@ -18,56 +20,58 @@ var (
 )
 
 // writeGate admits a tenant's write while the tenant has fewer than perTenant and the
-// replica fewer than total in progress.
+// replica fewer than its total in progress. Waiters are served in arrival order.
 type writeGate struct {
-	perTenant int
-	total     chan struct{}
+	perTenant int64
+	replica   *semaphore.Weighted
 	wait      time.Duration
 
 	mu      sync.Mutex
-	tenants map[string]chan struct{}
+	tenants map[string]*semaphore.Weighted
 }
 
 func newWriteGate(perTenant, total int, wait time.Duration) *writeGate {
-	return &writeGate{perTenant: perTenant, total: make(chan struct{}, total), wait: wait, tenants: map[string]chan struct{}{}}
+	return &writeGate{perTenant: int64(perTenant), replica: semaphore.NewWeighted(int64(total)), wait: wait,
+		tenants: map[string]*semaphore.Weighted{}}
 }
 
-func (g *writeGate) tenantSlots(tenantID string) chan struct{} {
+// tenant returns the tenant's semaphore; there is one per tenant that has written
+// since the replica started (tenants are few and made by the admin).
+func (g *writeGate) tenant(tenantID string) *semaphore.Weighted {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	slots, ok := g.tenants[tenantID]
+	sem, ok := g.tenants[tenantID]
 	if !ok {
-		slots = make(chan struct{}, g.perTenant)
-		g.tenants[tenantID] = slots
+		sem = semaphore.NewWeighted(g.perTenant)
+		g.tenants[tenantID] = sem
 	}
-	return slots
+	return sem
 }
 
 // enter waits up to the gate's wait for the tenant's slot, then the replica's; the
 // tenant's first, so a tenant's queued requests never hold replica slots. It returns
-// the function that leaves, or why it could not enter.
+// the function that leaves, or why it could not enter: a bound, or the caller gone.
 func (g *writeGate) enter(ctx context.Context, tenantID string) (func(), error) {
-	timer := time.NewTimer(g.wait)
-	defer timer.Stop()
-	slots := g.tenantSlots(tenantID)
-	select {
-	case slots <- struct{}{}:
-	case <-timer.C:
-		return nil, errTenantWritesBusy
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	waiting, cancel := context.WithTimeout(ctx, g.wait)
+	defer cancel()
+	tenant := g.tenant(tenantID)
+	if err := tenant.Acquire(waiting, 1); err != nil {
+		return nil, refusal(ctx, errTenantWritesBusy)
 	}
-	select {
-	case g.total <- struct{}{}:
-	case <-timer.C:
-		<-slots
-		return nil, errReplicaWritesBusy
-	case <-ctx.Done():
-		<-slots
-		return nil, ctx.Err()
+	if err := g.replica.Acquire(waiting, 1); err != nil {
+		tenant.Release(1)
+		return nil, refusal(ctx, errReplicaWritesBusy)
 	}
 	return func() {
-		<-g.total
-		<-slots
+		g.replica.Release(1)
+		tenant.Release(1)
 	}, nil
+}
+
+// refusal is the caller's own end when it went away, else the bound that was full.
+func refusal(ctx context.Context, full error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return full
 }

@@ -2,9 +2,14 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestWriteGate(t *testing.T) {
@@ -65,7 +70,7 @@ func TestWriteGateWaitsForASlotAndFreesWhatItTook(t *testing.T) {
 	if _, err := g.enter(context.Background(), "b"); !errors.Is(err, errReplicaWritesBusy) {
 		t.Fatalf("replica full: %v", err)
 	}
-	if len(g.tenantSlots("b")) != 0 {
+	if !g.tenant("b").TryAcquire(1) {
 		t.Fatal("b's slot was not given back")
 	}
 
@@ -73,5 +78,46 @@ func TestWriteGateWaitsForASlotAndFreesWhatItTook(t *testing.T) {
 	cancel()
 	if _, err := g.enter(ctx, "a"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("a client that went away: %v", err)
+	}
+}
+
+// A write the gate refuses is answered before the request touches the store: readStore
+// panics on any write, and a panic would be a 500.
+func TestAWriteTheGateRefusesIsA429Or503AndChangesNothing(t *testing.T) {
+	const tenant = "11111111-1111-1111-1111-111111111111" // readStore's caller
+	tests := []struct {
+		name       string
+		perTenant  int
+		total      int
+		held       []string
+		wantStatus int
+		wantCode   string
+	}{
+		{"the tenant's bound", 1, 4, []string{tenant}, http.StatusTooManyRequests, "too_many_requests"},
+		{"the replica's bound", 4, 1, []string{"another tenant"}, http.StatusServiceUnavailable, "unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newTestServer(t, readStore{})
+			s.writes = newWriteGate(tt.perTenant, tt.total, 10*time.Millisecond)
+			for _, held := range tt.held {
+				_, err := s.writes.enter(context.Background(), held)
+				require.NoError(t, err)
+			}
+			h := s.router()
+			rec := serve(t, h, badRequest{method: http.MethodPost, path: "/devices",
+				body: `{"id":"d1","hardware_model":"m","firmware_version":"1.0.0"}`})
+			require.Equalf(t, tt.wantStatus, rec.Code, "%s", rec.Body)
+			assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+			var body struct {
+				Error errorBody `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+			assert.Equal(t, tt.wantCode, body.Error.Code)
+
+			// Reads do not pass the gate.
+			read := serve(t, h, badRequest{method: http.MethodGet, path: "/devices"})
+			assert.Equalf(t, http.StatusOK, read.Code, "%s", read.Body)
+		})
 	}
 }

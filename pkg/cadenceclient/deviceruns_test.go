@@ -38,6 +38,7 @@ func TestStartRetryable(t *testing.T) {
 
 func TestRetryStart(t *testing.T) {
 	busy := &shared.ServiceBusyError{Message: "busy"}
+	refused := &shared.BadRequestError{Message: "refused"}
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	tests := []struct {
@@ -49,8 +50,9 @@ func TestRetryStart(t *testing.T) {
 	}{
 		{"first try", context.Background(), nil, 1, nil},
 		{"a busy server, then the start", context.Background(), []error{busy}, 2, nil},
-		{"a refusal is final", context.Background(), []error{&shared.BadRequestError{}}, 1, &shared.BadRequestError{}},
+		{"a refusal is final", context.Background(), []error{refused}, 1, refused},
 		{"gives up after its tries", context.Background(), []error{busy, busy, busy, busy, busy, busy}, startTries, busy},
+		{"a domain not known yet, then the start", context.Background(), []error{&shared.EntityNotExistsError{}}, 2, nil},
 		{"a caller gone stops the waiting", canceled, []error{busy}, 1, busy},
 	}
 	for _, tt := range tests {
@@ -63,7 +65,7 @@ func TestRetryStart(t *testing.T) {
 				}
 				return nil
 			})
-			if calls != tt.wantCalls || (err == nil) != (tt.wantErr == nil) {
+			if calls != tt.wantCalls || !errors.Is(err, tt.wantErr) {
 				t.Fatalf("%d calls, %v; want %d calls, %v", calls, err, tt.wantCalls, tt.wantErr)
 			}
 		})
