@@ -4,7 +4,7 @@ GO ?= go
 MODULES := pkg proto api worker simulator otactl integration
 BIN := bin
 
-.PHONY: run test unit integration build devserver proto vet bench chaos fuzz clean stop
+.PHONY: run test unit integration build devserver proto vet bench bench-runshape chaos fuzz clean stop
 
 ## run: the whole system with built-in defaults and a simulated fleet (Ctrl-C stops it)
 run: build devserver
@@ -27,6 +27,10 @@ build:
 ## bench: benchmark on the real stack → bench/results.md, bench/results.json (BENCH_FLAGS='-sizes 200' for a quick one)
 bench:
 	@scripts/bench.sh $(BENCH_FLAGS)
+
+## bench-runshape: Cadence's cost per device run, a workflow per device against several devices per workflow → bench/runshape/ (RUNSHAPE_FLAGS='-devices 1000' for a quick one)
+bench-runshape:
+	@scripts/bench-runshape.sh $(RUNSHAPE_FLAGS)
 
 ## chaos: campaigns on the real stack while a worker, the broker or PostgreSQL fails → bench/chaos.md, bench/chaos.json (CHAOS_FLAGS='-faults broker-restart' for one)
 chaos:

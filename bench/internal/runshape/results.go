@@ -1,0 +1,125 @@
+package runshape
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/otaplane/ota/bench/internal/procstat"
+)
+
+// Results is one invocation: every run, and where and how it ran.
+type Results struct {
+	Started     time.Time        `json:"started"`
+	Finished    time.Time        `json:"finished"`
+	Machine     procstat.Machine `json:"machine"`
+	Commit      string           `json:"commit,omitempty"`
+	Args        string           `json:"args"`
+	Persistence string           `json:"persistence"`
+	InFlight    int              `json:"in_flight"`
+	Delay       string           `json:"device_delay"`
+	Runs        []Result         `json:"runs"`
+}
+
+func (r Results) write(dir string) error {
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(r.Markdown()), 0o644)
+}
+
+// Markdown is the results as a page: the median of each group size, then every run.
+func (r Results) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Cadence's cost per device run, by workflow shape\n\n")
+	fmt.Fprintf(&b, "Produced by `make bench-runshape` (`%s`) at commit %s, %s, on %d CPUs (%s).\n\n",
+		r.Args, orUnknown(r.Commit), r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Machine.CPUs, r.Machine.CPUModel)
+	fmt.Fprintf(&b, "Every device goes through the steps of a device run that goes well: a readiness check and a "+
+		"command as local activities, a wait for the device's report (a signal) bounded by a timer, and a record as a "+
+		"local activity. Group size 1 is a workflow per device, as `OTA_UPDATE_DEVICE` is; a larger group size runs that "+
+		"many devices in one workflow, each in its own coroutine, with one coroutine handing the workflow's signals to "+
+		"their devices. The devices answer %s after their command, one signal each; at most %d devices are started "+
+		"and not yet recorded. Cadence persists to %s (the dev server, one process). The activities do no I/O, so the figures are the orchestration's "+
+		"own cost: the dev server, its database, and the benchmark process (its worker and the simulated devices).\n\n",
+		r.Delay, r.InFlight, persistenceName[r.Persistence])
+	b.WriteString("## Median of each group size\n\n")
+	b.WriteString("| Group size | Runs | Devices/min | CPU ms per device run | Cadence | PostgreSQL | Worker and devices | History events per device | Decision tasks per device |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, g := range r.groupSizes() {
+		runs := r.of(g)
+		fmt.Fprintf(&b, "| %d | %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", g, len(runs),
+			median(runs, func(x Result) float64 { return x.DevicesPerMin }),
+			median(runs, func(x Result) float64 { return x.TotalMS }),
+			median(runs, func(x Result) float64 { return x.CadenceMS }),
+			median(runs, func(x Result) float64 { return x.PostgresMS }),
+			median(runs, func(x Result) float64 { return x.BenchMS }),
+			median(runs, func(x Result) float64 { return x.EventsPerDevice }),
+			median(runs, func(x Result) float64 { return x.DecisionTasksPerDevice }))
+	}
+	b.WriteString("\n## Every run, in the order they ran\n\n")
+	b.WriteString("| Group size | Repeat | Devices | Seconds | Devices/min | CPU ms per device run (Cadence, PostgreSQL, worker and devices) | Machine busy | Events / decision tasks / signals per device |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for _, x := range r.Runs {
+		fmt.Fprintf(&b, "| %d | %d | %d | %.1f | %.0f | %.1f (%.1f, %.1f, %.1f) | %.0f %% | %.1f / %.2f / %.2f |\n",
+			x.GroupSize, x.Repeat, x.Devices, x.Seconds, x.DevicesPerMin, x.TotalMS, x.CadenceMS, x.PostgresMS, x.BenchMS,
+			x.MachineBusy*100, x.EventsPerDevice, x.DecisionTasksPerDevice, x.SignalsPerDevice)
+	}
+	b.WriteString("\nCPU is read from /proc: the dev server's process, every `postgres` process together (the " +
+		"machine's other databases were idle), and the benchmark's own process. History figures come from up to " +
+		"20 workflows of each run, spread over it.\n")
+	return b.String()
+}
+
+func (r Results) groupSizes() []int {
+	var out []int
+	for _, x := range r.Runs {
+		if !slices.Contains(out, x.GroupSize) {
+			out = append(out, x.GroupSize)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r Results) of(g int) []Result {
+	var out []Result
+	for _, x := range r.Runs {
+		if x.GroupSize == g {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func median(runs []Result, f func(Result) float64) float64 {
+	v := make([]float64, len(runs))
+	for i, x := range runs {
+		v[i] = f(x)
+	}
+	slices.Sort(v)
+	switch n := len(v); {
+	case n == 0:
+		return 0
+	case n%2 == 1:
+		return v[n/2]
+	default:
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+}
+
+var persistenceName = map[string]string{"postgres": "PostgreSQL", "sqlite": "SQLite"}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
