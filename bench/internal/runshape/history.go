@@ -37,4 +37,3 @@ func (b *bench) countHistory(ctx context.Context, ids []string, groupSize int, r
 	r.SignalsPerDevice = float64(signals) / float64(devices)
 	return nil
 }
-
