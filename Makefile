@@ -1,7 +1,7 @@
 # Two commands matter on a fresh machine: `make run` and `make test` (see README).
 SHELL := /bin/bash
 GO ?= go
-MODULES := pkg proto api worker simulator otactl integration
+MODULES := pkg proto api worker simulator otactl bench integration
 BIN := bin
 
 .PHONY: run test unit integration build devserver proto vet bench bench-runshape chaos fuzz clean stop

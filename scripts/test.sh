@@ -65,7 +65,7 @@ if [ -n "$unformatted" ]; then
   echo "$unformatted" >&2
   exit 1
 fi
-for m in pkg proto api worker simulator otactl; do
+for m in pkg proto api worker simulator otactl bench; do
   echo "== go vet + test: $m"
   (cd "$m" && go vet ./... && go test -count=1 ./...)
 done
