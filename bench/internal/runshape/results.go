@@ -22,6 +22,7 @@ type Results struct {
 	Persistence string           `json:"persistence"`
 	InFlight    int              `json:"in_flight"`
 	Delay       string           `json:"device_delay"`
+	Vacuum      bool             `json:"vacuum_before_each_run"`
 	Runs        []Result         `json:"runs"`
 }
 
@@ -50,6 +51,10 @@ func (r Results) Markdown() string {
 		"and not yet recorded. Cadence persists to %s (the dev server, one process). The activities do no I/O, so the figures are the orchestration's "+
 		"own cost: the dev server, its database, and the benchmark process (its worker and the simulated devices).\n\n",
 		r.Delay, r.InFlight, persistenceName[r.Persistence])
+	if r.Vacuum {
+		b.WriteString("Before each run the dev server's databases were vacuumed (`VACUUM ANALYZE`), as autovacuum " +
+			"would have on a production server; the benchmark machine's PostgreSQL runs without it.\n\n")
+	}
 	b.WriteString("## Median of each group size\n\n")
 	b.WriteString("| Group size | Runs | Devices/min | CPU ms per device run | Cadence | PostgreSQL | Worker and devices | History events per device | Decision tasks per device |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")

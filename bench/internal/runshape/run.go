@@ -40,6 +40,7 @@ type Config struct {
 	Repeats     int
 	InFlight    int
 	Delay       time.Duration
+	Vacuum      bool
 	OutDir      string
 	LogDir      string
 	Args        string
@@ -103,7 +104,8 @@ func Run(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{conn: conn, client: client.NewClient(conn.Service, domain, &client.Options{}), cfg: c, pid: srv.PID}
+	b := &bench{conn: conn, client: client.NewClient(conn.Service, domain, &client.Options{}), cfg: c, pid: srv.PID,
+		pgDatabase: opts.PGDatabase}
 	// The warm-up also waits out the frontend's domain cache, which learns a new domain
 	// within seconds.
 	fmt.Println("warm-up")
@@ -111,7 +113,7 @@ func Run(ctx context.Context, c Config) error {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	res := Results{Started: time.Now(), Machine: procstat.ReadMachine(), Commit: c.Repo.Commit(ctx), Args: c.Args,
-		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String()}
+		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String(), Vacuum: c.Vacuum}
 	for rep := 1; rep <= c.Repeats; rep++ {
 		for _, g := range c.GroupSizes {
 			r, err := b.run(ctx, fmt.Sprintf("r%d-g%d", rep, g), g, c.Devices)
@@ -133,16 +135,24 @@ func Run(ctx context.Context, c Config) error {
 
 // bench holds what every run shares.
 type bench struct {
-	conn   *cadenceclient.Conn
-	client client.Client
-	cfg    Config
-	pid    int
+	conn       *cadenceclient.Conn
+	client     client.Client
+	cfg        Config
+	pid        int
+	pgDatabase string
 }
 
 // run takes devices through the steps in workflows of groupSize devices each (1: a
 // workflow per device), on a task list of its own.
 func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (Result, error) {
 	taskList := "runshape-" + name
+	if b.cfg.Vacuum {
+		for _, db := range []string{b.pgDatabase, b.pgDatabase + "_visibility"} {
+			if err := stack.Vacuum(ctx, db); err != nil {
+				return Result{}, err
+			}
+		}
+	}
 	f := newFleet(b.client, b.cfg.Delay, groupSize == 1)
 	w := worker.New(b.conn.Service, domain, taskList, worker.Options{Logger: zap.NewNop(),
 		MaxConcurrentDecisionTaskPollers: decisionPollers})

@@ -58,3 +58,20 @@ func DSNAt(addr, database string) string {
 	host, port, _ := strings.Cut(addr, ":")
 	return fmt.Sprintf("host=%s port=%s user=postgres dbname=%s sslmode=disable", host, port, database)
 }
+
+// Vacuum runs VACUUM ANALYZE over a whole database: what autovacuum would have done by
+// then on a server that runs it (the benchmark machine's PostgreSQL does not).
+func Vacuum(ctx context.Context, database string) error {
+	if !dbName.MatchString(database) {
+		return fmt.Errorf("database name %q", database)
+	}
+	conn, err := pgx.Connect(ctx, DSN(database))
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", database, err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		return fmt.Errorf("vacuum %s: %w", database, err)
+	}
+	return nil
+}
