@@ -23,6 +23,8 @@ func ParseFlags(args []string) (Config, error) {
 	fs.IntVar(&c.Repeats, "repeats", 2, "runs of each group size, interleaved")
 	fs.IntVar(&c.InFlight, "in-flight", 200, "devices started and not yet recorded, at most")
 	fs.DurationVar(&c.Delay, "device-delay", 100*time.Millisecond, "how long a device takes to answer its command")
+	fs.DurationVar(&c.BatchWindow, "batch-window", 0,
+		"groups only: the devices of one group that answer within this window share one signal (0: a signal per answer)")
 	fs.BoolVar(&c.Vacuum, "vacuum", false,
 		"VACUUM ANALYZE the dev server's PostgreSQL databases before each run, as autovacuum would on a production server")
 	fs.StringVar(&c.OutDir, "out-dir", "bench/runshape", "where results.md and results.json go")
@@ -44,6 +46,8 @@ func ParseFlags(args []string) (Config, error) {
 		return Config{}, fmt.Errorf("-in-flight %d: want at least 1", c.InFlight)
 	case c.Vacuum && c.Persistence != "postgres":
 		return Config{}, fmt.Errorf("-vacuum: only with -persistence postgres")
+	case c.BatchWindow < 0:
+		return Config{}, fmt.Errorf("-batch-window %s: want 0 or more", c.BatchWindow)
 	case c.Delay < 0:
 		return Config{}, fmt.Errorf("-device-delay %s: want 0 or more", c.Delay)
 	}

@@ -23,6 +23,7 @@ type Results struct {
 	InFlight    int              `json:"in_flight"`
 	Delay       string           `json:"device_delay"`
 	Vacuum      bool             `json:"vacuum_before_each_run"`
+	BatchWindow string           `json:"batch_window"`
 	Runs        []Result         `json:"runs"`
 }
 
@@ -51,6 +52,10 @@ func (r Results) Markdown() string {
 		"and not yet recorded. Cadence persists to %s (the dev server, one process). The activities do no I/O, so the figures are the orchestration's "+
 		"own cost: the dev server, its database, and the benchmark process (its worker and the simulated devices).\n\n",
 		r.Delay, r.InFlight, persistenceName[r.Persistence])
+	if r.BatchWindow != "" && r.BatchWindow != "0s" {
+		fmt.Fprintf(&b, "In the groups, the devices of one group that answered within %s shared one signal, "+
+			"which carried all their reports; a workflow per device still gets a signal per device.\n\n", r.BatchWindow)
+	}
 	if r.Vacuum {
 		b.WriteString("Before each run the dev server's databases were vacuumed (`VACUUM ANALYZE`), as autovacuum " +
 			"would have on a production server; the benchmark machine's PostgreSQL runs without it.\n\n")

@@ -41,6 +41,7 @@ type Config struct {
 	InFlight    int
 	Delay       time.Duration
 	Vacuum      bool
+	BatchWindow time.Duration
 	OutDir      string
 	LogDir      string
 	Args        string
@@ -113,7 +114,8 @@ func Run(ctx context.Context, c Config) error {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	res := Results{Started: time.Now(), Machine: procstat.ReadMachine(), Commit: c.Repo.Commit(ctx), Args: c.Args,
-		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String(), Vacuum: c.Vacuum}
+		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String(), Vacuum: c.Vacuum,
+		BatchWindow: c.BatchWindow.String()}
 	for rep := 1; rep <= c.Repeats; rep++ {
 		for _, g := range c.GroupSizes {
 			r, err := b.run(ctx, fmt.Sprintf("r%d-g%d", rep, g), g, c.Devices)
@@ -153,7 +155,7 @@ func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (R
 			}
 		}
 	}
-	f := newFleet(b.client, b.cfg.Delay, groupSize == 1)
+	f := newFleet(b.client, b.cfg.Delay, groupSize == 1, b.cfg.BatchWindow)
 	w := worker.New(b.conn.Service, domain, taskList, worker.Options{Logger: zap.NewNop(),
 		MaxConcurrentDecisionTaskPollers: decisionPollers})
 	shapes := &workflows{steps: &steps{fleet: f}}

@@ -19,6 +19,8 @@ const (
 	perDeviceWorkflow = "runshape_per_device"
 	groupWorkflow     = "runshape_group"
 	reportSignal      = "report"
+	// reportsSignal carries several devices' reports to a group at once.
+	reportsSignal = "reports"
 )
 
 // silence bounds each device's wait as a device run's silence timer does; it never
@@ -101,22 +103,36 @@ func (w *workflows) PerDevice(ctx workflow.Context, deviceID string) error {
 }
 
 // Group runs every device of deviceIDs in its own coroutine. One coroutine reads the
-// workflow's signals and hands each report to its device's channel; a report naming a
-// device outside the group is dropped.
+// workflow's signals — one report each, or several at once — and hands each report to its
+// device's channel; a report naming a device outside the group is dropped.
 func (w *workflows) Group(ctx workflow.Context, deviceIDs []string) error {
 	versioned(ctx)
 	inbox := make(map[string]workflow.Channel, len(deviceIDs))
 	for _, id := range deviceIDs {
 		inbox[id] = workflow.NewBufferedChannel(ctx, 1)
 	}
-	signals := workflow.GetSignalChannel(ctx, reportSignal)
+	deliver := func(r report) {
+		if c, ok := inbox[r.DeviceID]; ok {
+			c.SendAsync(r)
+		}
+	}
+	one, several := workflow.GetSignalChannel(ctx, reportSignal), workflow.GetSignalChannel(ctx, reportsSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(one, func(c workflow.Channel, _ bool) {
 			var r report
-			signals.Receive(ctx, &r)
-			if c, ok := inbox[r.DeviceID]; ok {
-				c.SendAsync(r)
+			c.Receive(ctx, &r)
+			deliver(r)
+		})
+		sel.AddReceive(several, func(c workflow.Channel, _ bool) {
+			var rs []report
+			c.Receive(ctx, &rs)
+			for _, r := range rs {
+				deliver(r)
 			}
+		})
+		for {
+			sel.Select(ctx)
 		}
 	})
 	var firstErr error

@@ -76,6 +76,26 @@ func TestGroupDeviceThatNeverAnswersEndsAtItsTimer(t *testing.T) {
 	require.Equal(t, []string{"a", "silent"}, s.recorded, "the silent device is recorded when its timer ends the wait")
 }
 
+func TestGroupTakesSeveralReportsInOneSignal(t *testing.T) {
+	s := &recordingSteps{}
+	env := newEnv(t, s)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(reportsSignal, []report{{DeviceID: "b"}, {DeviceID: "stranger"}, {DeviceID: "a"}})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		recorded := slices.Clone(s.recorded)
+		slices.Sort(recorded)
+		require.Equal(t, []string{"a", "b"}, recorded, "both devices the signal named, and only they, are recorded")
+	}, 2*time.Minute)
+	env.ExecuteWorkflow(groupWorkflow, []string{"a", "b", "c"})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	require.Len(t, s.recorded, 3)
+	require.Equal(t, "c", s.recorded[2], "c, which no signal named, is recorded at its timer")
+}
+
 func TestPerDeviceRecordsOnItsReport(t *testing.T) {
 	s := &recordingSteps{}
 	env := newEnv(t, s)
