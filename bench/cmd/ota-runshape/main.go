@@ -4,30 +4,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
+	"github.com/otaplane/ota/bench/internal/command"
 	"github.com/otaplane/ota/bench/internal/runshape"
 )
 
-func main() {
-	cfg, err := runshape.ParseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ota-runshape:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := runshape.Run(ctx, cfg); err != nil {
-		fmt.Fprintln(os.Stderr, "ota-runshape:", err)
-		os.Exit(1)
-	}
-}
+func main() { command.Main("ota-runshape", runshape.ParseFlags, runshape.Run) }

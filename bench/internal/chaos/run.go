@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otaplane/ota/bench/internal/procstat"
 	"github.com/otaplane/ota/bench/internal/report"
 	"github.com/otaplane/ota/bench/internal/stack"
 )
@@ -65,7 +64,7 @@ func Run(ctx context.Context, c Config) error {
 		}
 	}
 
-	res := &report.ChaosResults{Started: started, Machine: procstat.ReadMachine(), Commit: repo.Commit(ctx),
+	res := &report.ChaosResults{Provenance: report.NewProvenance(started, repo.Commit(ctx)),
 		Settings: report.ChaosSettings{Args: strings.Join(c.args, " "), Devices: c.Devices, MaxInFlight: c.InFlight,
 			StepDelay: c.StepDelay.String(), ProgressReports: true, HeartbeatInterval: heartbeatEvery.String(),
 			FirmwareKiB: c.FirmwareKiB, CadencePersisted: "sqlite",

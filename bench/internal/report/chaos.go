@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"time"
-
-	"github.com/otaplane/ota/bench/internal/procstat"
 )
 
 // The targets every fault is held to.
@@ -18,12 +15,9 @@ const (
 
 // ChaosResults is everything one `make chaos` invocation measured.
 type ChaosResults struct {
-	Started  time.Time        `json:"started"`
-	Finished time.Time        `json:"finished"`
-	Machine  procstat.Machine `json:"machine"`
-	Commit   string           `json:"commit,omitempty"`
-	Settings ChaosSettings    `json:"settings"`
-	Runs     []FaultRun       `json:"runs"`
+	Provenance
+	Settings ChaosSettings `json:"settings"`
+	Runs     []FaultRun    `json:"runs"`
 }
 
 // ChaosSettings is how every fault's campaign and stack were set up.

@@ -12,15 +12,26 @@ import (
 	"github.com/otaplane/ota/bench/internal/procstat"
 )
 
-// Results is everything one benchmark invocation measured.
-type Results struct {
+// Provenance is when, where and on which commit a benchmark invocation ran; every
+// result file starts with it.
+type Provenance struct {
 	Started  time.Time        `json:"started"`
 	Finished time.Time        `json:"finished"`
 	Machine  procstat.Machine `json:"machine"`
 	Commit   string           `json:"commit,omitempty"`
-	Settings map[string]any   `json:"settings"`
-	Runs     []Run            `json:"runs"`
-	Checks   []Check          `json:"checks"`
+}
+
+// NewProvenance is the provenance of an invocation starting now on this machine.
+func NewProvenance(started time.Time, commit string) Provenance {
+	return Provenance{Started: started, Machine: procstat.ReadMachine(), Commit: commit}
+}
+
+// Results is everything one benchmark invocation measured.
+type Results struct {
+	Provenance
+	Settings map[string]any `json:"settings"`
+	Runs     []Run          `json:"runs"`
+	Checks   []Check        `json:"checks"`
 }
 
 // Run is one scenario at one fleet size on a freshly started stack.

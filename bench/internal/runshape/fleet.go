@@ -32,7 +32,7 @@ type fleet struct {
 	wg       sync.WaitGroup
 
 	mu      sync.Mutex
-	pending map[string][]report // by workflow id, waiting for their batch to go
+	pending map[string][]deviceReport // by workflow id, waiting for their batch to go
 }
 
 // answerers is how many devices answer at the same time.
@@ -43,7 +43,7 @@ func newFleet(s signaler, delay time.Duration, byRun bool, batch time.Duration) 
 		batch = 0
 	}
 	return &fleet{signaler: s, delay: delay, byRun: byRun, batch: batch, commands: make(chan command, 1<<16),
-		pending: map[string][]report{}}
+		pending: map[string][]deviceReport{}}
 }
 
 func (f *fleet) command(workflowID, runID, deviceID string) {
@@ -78,13 +78,13 @@ func (f *fleet) reply(ctx context.Context, c command) {
 	}
 	switch {
 	case f.byRun:
-		f.signal(ctx, c.workflowID, c.runID, reportSignal, report{DeviceID: c.deviceID})
+		f.signal(ctx, c.workflowID, c.runID, reportSignal, deviceReport{DeviceID: c.deviceID})
 	case f.batch == 0:
-		f.signal(ctx, c.workflowID, "", reportSignal, report{DeviceID: c.deviceID})
+		f.signal(ctx, c.workflowID, "", reportSignal, deviceReport{DeviceID: c.deviceID})
 	default:
 		f.mu.Lock()
 		first := len(f.pending[c.workflowID]) == 0
-		f.pending[c.workflowID] = append(f.pending[c.workflowID], report{DeviceID: c.deviceID})
+		f.pending[c.workflowID] = append(f.pending[c.workflowID], deviceReport{DeviceID: c.deviceID})
 		f.mu.Unlock()
 		if first {
 			f.wg.Go(func() { f.flushAfter(ctx, c.workflowID) })

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"go.uber.org/cadence/.gen/go/shared"
+
+	"github.com/otaplane/ota/bench/internal/history"
 )
 
 // countHistory reads the histories of up to historySample workflows, spread over the
@@ -13,13 +15,12 @@ func (b *bench) countHistory(ctx context.Context, ids []string, groupSize int, r
 	step := max(len(ids)/historySample, 1)
 	var events, decisions, signals, devices int
 	for i := 0; i < len(ids); i += step {
-		it := b.client.GetWorkflowHistory(ctx, ids[i], "", false, shared.HistoryEventFilterTypeAllEvent)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				return fmt.Errorf("history of %s: %w", ids[i], err)
-			}
-			events++
+		evs, err := history.Read(ctx, b.client, ids[i], "")
+		if err != nil {
+			return fmt.Errorf("history of %s: %w", ids[i], err)
+		}
+		events += len(evs)
+		for _, ev := range evs {
 			switch ev.GetEventType() {
 			case shared.EventTypeDecisionTaskCompleted:
 				decisions++

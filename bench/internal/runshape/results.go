@@ -7,24 +7,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/otaplane/ota/bench/internal/procstat"
+	"github.com/otaplane/ota/bench/internal/report"
 )
 
 // Results is one invocation: every run, and where and how it ran.
 type Results struct {
-	Started     time.Time        `json:"started"`
-	Finished    time.Time        `json:"finished"`
-	Machine     procstat.Machine `json:"machine"`
-	Commit      string           `json:"commit,omitempty"`
-	Args        string           `json:"args"`
-	Persistence string           `json:"persistence"`
-	InFlight    int              `json:"in_flight"`
-	Delay       string           `json:"device_delay"`
-	Vacuum      bool             `json:"vacuum_before_each_run"`
-	BatchWindow string           `json:"batch_window"`
-	Runs        []Result         `json:"runs"`
+	report.Provenance
+	Args        string   `json:"args"`
+	Persistence string   `json:"persistence"`
+	InFlight    int      `json:"in_flight"`
+	Delay       string   `json:"device_delay"`
+	Vacuum      bool     `json:"vacuum_before_each_run"`
+	BatchWindow string   `json:"batch_window"`
+	Runs        []Result `json:"runs"`
 }
 
 func (r Results) write(dir string) error {

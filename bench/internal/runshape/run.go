@@ -15,7 +15,7 @@ import (
 	"go.uber.org/cadence/workflow"
 	"go.uber.org/zap"
 
-	"github.com/otaplane/ota/bench/internal/procstat"
+	"github.com/otaplane/ota/bench/internal/report"
 	"github.com/otaplane/ota/bench/internal/stack"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
@@ -113,7 +113,7 @@ func Run(ctx context.Context, c Config) error {
 	if _, err := b.run(ctx, "warmup", 1, min(c.Devices, 200)); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	res := Results{Started: time.Now(), Machine: procstat.ReadMachine(), Commit: c.Repo.Commit(ctx), Args: c.Args,
+	res := Results{Provenance: report.NewProvenance(time.Now(), c.Repo.Commit(ctx)), Args: c.Args,
 		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String(), Vacuum: c.Vacuum,
 		BatchWindow: c.BatchWindow.String()}
 	for rep := 1; rep <= c.Repeats; rep++ {
@@ -177,12 +177,8 @@ func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (R
 	if err != nil {
 		return Result{}, err
 	}
-	for f.done.Load() < int64(devices) {
-		select {
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	if err := waitRecorded(ctx, f, devices); err != nil {
+		return Result{}, err
 	}
 	after, err := sampleCPU(b.pid)
 	if err != nil {
@@ -202,6 +198,29 @@ func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (R
 	return r, nil
 }
 
+// stallLimit ends a run in which no device has been recorded for this long: something
+// is broken, and waiting longer would only hide it.
+const stallLimit = 2 * time.Minute
+
+// waitRecorded waits until at least n devices are recorded.
+func waitRecorded(ctx context.Context, f *fleet, n int) error {
+	last, lastAt := f.done.Load(), time.Now()
+	for last < int64(n) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+		switch now := f.done.Load(); {
+		case now > last:
+			last, lastAt = now, time.Now()
+		case time.Since(lastAt) > stallLimit:
+			return fmt.Errorf("%d devices recorded, waiting for %d; none for %s", now, n, stallLimit)
+		}
+	}
+	return nil
+}
+
 // dispatch starts the workflows, keeping at most InFlight devices started and not
 // recorded, and returns their ids.
 func (b *bench) dispatch(ctx context.Context, name string, groupSize, devices int, f *fleet) ([]string, error) {
@@ -214,12 +233,9 @@ func (b *bench) dispatch(ctx context.Context, name string, groupSize, devices in
 	sem := make(chan struct{}, startParallel)
 	started := 0
 	for first := 0; first < devices; first += groupSize {
-		for int64(started)-f.done.Load() >= int64(b.cfg.InFlight) {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(2 * time.Millisecond):
-			}
+		// Room for the next workflow's first device.
+		if err := waitRecorded(ctx, f, started-b.cfg.InFlight+1); err != nil {
+			return nil, err
 		}
 		var group []string
 		for i := first; i < min(first+groupSize, devices); i++ {
@@ -244,8 +260,8 @@ func (b *bench) dispatch(ctx context.Context, name string, groupSize, devices in
 	return ids, firstErr
 }
 
-// start starts one workflow, retrying while Cadence is not ready for it (a domain it
-// does not know yet); a repeated start of the same id counts as started.
+// start starts one workflow, retrying while Cadence is not ready for it (busy, or a
+// domain it does not know yet); a repeated start of the same id counts as started.
 func (b *bench) start(ctx context.Context, taskList, wfID string, group []string, perDevice bool) error {
 	opts := client.StartWorkflowOptions{ID: wfID, TaskList: taskList,
 		ExecutionStartToCloseTimeout: time.Hour, DecisionTaskStartToCloseTimeout: 10 * time.Second}
@@ -263,9 +279,15 @@ func (b *bench) start(ctx context.Context, taskList, wfID string, group []string
 		if err == nil || errors.As(err, &exists) {
 			return nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		// The product's rule for which refusals are worth another try; the window is longer
+		// than its retries because a fresh domain takes seconds to reach every host.
+		if !cadenceclient.StartRetryable(err) || time.Now().After(deadline) {
 			return fmt.Errorf("start %s: %w", wfID, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("start %s: %w", wfID, err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }

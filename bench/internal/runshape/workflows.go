@@ -27,8 +27,8 @@ const (
 // fires in the benchmark, where every device answers.
 const silence = 15 * time.Minute
 
-// report is what a simulated device signals when it has installed.
-type report struct {
+// deviceReport is what a simulated device signals when it has installed.
+type deviceReport struct {
 	DeviceID string
 }
 
@@ -83,7 +83,7 @@ func (w *workflows) deviceRun(ctx workflow.Context, deviceID string, reports wor
 	tctx, cancelTimer := workflow.WithCancel(ctx)
 	timer := workflow.NewTimer(tctx, silence)
 	sel := workflow.NewSelector(ctx)
-	var r report
+	var r deviceReport
 	sel.AddReceive(reports, func(c workflow.Channel, _ bool) { c.Receive(ctx, &r) })
 	sel.AddFuture(timer, func(workflow.Future) {})
 	sel.Select(ctx)
@@ -111,7 +111,7 @@ func (w *workflows) Group(ctx workflow.Context, deviceIDs []string) error {
 	for _, id := range deviceIDs {
 		inbox[id] = workflow.NewBufferedChannel(ctx, 1)
 	}
-	deliver := func(r report) {
+	deliver := func(r deviceReport) {
 		if c, ok := inbox[r.DeviceID]; ok {
 			c.SendAsync(r)
 		}
@@ -120,12 +120,12 @@ func (w *workflows) Group(ctx workflow.Context, deviceIDs []string) error {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(one, func(c workflow.Channel, _ bool) {
-			var r report
+			var r deviceReport
 			c.Receive(ctx, &r)
 			deliver(r)
 		})
 		sel.AddReceive(several, func(c workflow.Channel, _ bool) {
-			var rs []report
+			var rs []deviceReport
 			c.Receive(ctx, &rs)
 			for _, r := range rs {
 				deliver(r)

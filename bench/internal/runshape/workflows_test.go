@@ -49,14 +49,14 @@ func TestGroupRecordsEachDeviceWhenItsOwnReportArrives(t *testing.T) {
 	env := newEnv(t, s)
 	// b answers first, a report for a device outside the group changes nothing, a last.
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(reportSignal, report{DeviceID: "b"})
-		env.SignalWorkflow(reportSignal, report{DeviceID: "stranger"})
+		env.SignalWorkflow(reportSignal, deviceReport{DeviceID: "b"})
+		env.SignalWorkflow(reportSignal, deviceReport{DeviceID: "stranger"})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		s.mu.Lock()
 		require.Equal(t, []string{"b"}, s.recorded, "only the device that answered is recorded")
 		s.mu.Unlock()
-		env.SignalWorkflow(reportSignal, report{DeviceID: "a"})
+		env.SignalWorkflow(reportSignal, deviceReport{DeviceID: "a"})
 	}, 2*time.Minute)
 	env.ExecuteWorkflow(groupWorkflow, []string{"a", "b"})
 	require.True(t, env.IsWorkflowCompleted())
@@ -69,7 +69,7 @@ func TestGroupRecordsEachDeviceWhenItsOwnReportArrives(t *testing.T) {
 func TestGroupDeviceThatNeverAnswersEndsAtItsTimer(t *testing.T) {
 	s := &recordingSteps{}
 	env := newEnv(t, s)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(reportSignal, report{DeviceID: "a"}) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(reportSignal, deviceReport{DeviceID: "a"}) }, time.Minute)
 	env.ExecuteWorkflow(groupWorkflow, []string{"a", "silent"})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
@@ -80,7 +80,7 @@ func TestGroupTakesSeveralReportsInOneSignal(t *testing.T) {
 	s := &recordingSteps{}
 	env := newEnv(t, s)
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(reportsSignal, []report{{DeviceID: "b"}, {DeviceID: "stranger"}, {DeviceID: "a"}})
+		env.SignalWorkflow(reportsSignal, []deviceReport{{DeviceID: "b"}, {DeviceID: "stranger"}, {DeviceID: "a"}})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		s.mu.Lock()
@@ -99,7 +99,7 @@ func TestGroupTakesSeveralReportsInOneSignal(t *testing.T) {
 func TestPerDeviceRecordsOnItsReport(t *testing.T) {
 	s := &recordingSteps{}
 	env := newEnv(t, s)
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(reportSignal, report{DeviceID: "a"}) }, time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(reportSignal, deviceReport{DeviceID: "a"}) }, time.Minute)
 	env.ExecuteWorkflow(perDeviceWorkflow, "a")
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())

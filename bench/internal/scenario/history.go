@@ -8,6 +8,7 @@ import (
 	"go.uber.org/cadence/.gen/go/shared"
 	"go.uber.org/cadence/client"
 
+	"github.com/otaplane/ota/bench/internal/history"
 	"github.com/otaplane/ota/bench/internal/report"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
@@ -49,7 +50,7 @@ func (e *env) readHistories(ctx context.Context, campaignID, firstRunID string, 
 		if d.WorkflowID == "" || d.RunID == "" {
 			continue
 		}
-		events, err := historyOf(ctx, c, d.WorkflowID, d.RunID)
+		events, err := history.Read(ctx, c, d.WorkflowID, d.RunID)
 		if err != nil {
 			return fmt.Errorf("history of %s: %w", d.DeviceID, err)
 		}
@@ -70,7 +71,7 @@ func (e *env) readHistories(ctx context.Context, campaignID, firstRunID string, 
 	}
 
 	for runID := firstRunID; runID != ""; {
-		events, err := historyOf(ctx, c, otaflow.CampaignWorkflowID(campaignID), runID)
+		events, err := history.Read(ctx, c, otaflow.CampaignWorkflowID(campaignID), runID)
 		if err != nil {
 			return fmt.Errorf("campaign history, run %s: %w", runID, err)
 		}
@@ -92,17 +93,4 @@ func (e *env) readHistories(ctx context.Context, campaignID, firstRunID string, 
 		h.CampaignDecisionsPerDevice = round(float64(h.CampaignDecisions)/n, 4)
 	}
 	return nil
-}
-
-func historyOf(ctx context.Context, c client.Client, workflowID, runID string) ([]*shared.HistoryEvent, error) {
-	it := c.GetWorkflowHistory(ctx, workflowID, runID, false, shared.HistoryEventFilterTypeAllEvent)
-	var events []*shared.HistoryEvent
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, ev)
-	}
-	return events, nil
 }

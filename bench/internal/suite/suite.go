@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/otaplane/ota/bench/internal/procstat"
 	"github.com/otaplane/ota/bench/internal/report"
 	"github.com/otaplane/ota/bench/internal/scenario"
 	"github.com/otaplane/ota/bench/internal/stack"
@@ -221,7 +220,7 @@ func Run(ctx context.Context, c Config) error {
 		}
 	}
 
-	res := &report.Results{Started: started, Machine: procstat.ReadMachine(), Commit: repo.Commit(ctx),
+	res := &report.Results{Provenance: report.NewProvenance(started, repo.Commit(ctx)),
 		Settings: map[string]any{"args": strings.Join(c.args, " "), "sizes": c.Sizes, "scenarios": c.Scenarios,
 			"campaign_in_flight": c.InFlight, "scale_size": c.ScaleSize, "large_size": c.LargeSize, "small_campaigns": c.Opts.SmallCampaigns, "small_size": c.Opts.SmallSize,
 			"status_clients": c.Opts.StatusClients, "status_min_size": c.StatusMinSize, "status_scenarios": c.StatusScenarios,
