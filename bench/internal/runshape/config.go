@@ -27,6 +27,8 @@ func ParseFlags(args []string) (Config, error) {
 		"groups only: the devices of one group that answer within this window share one signal (0: a signal per answer)")
 	fs.BoolVar(&c.Vacuum, "vacuum", false,
 		"VACUUM ANALYZE the dev server's PostgreSQL databases before each run, as autovacuum would on a production server")
+	fs.BoolVar(&c.Statements, "statements", false,
+		"count the statements Cadence's databases run per device run (needs pg_stat_statements in the local PostgreSQL's shared_preload_libraries)")
 	fs.StringVar(&c.OutDir, "out-dir", "bench/runshape", "where results.md and results.json go")
 	fs.StringVar(&c.LogDir, "log-dir", ".run/bench-runshape", "where the dev server's log goes")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +48,8 @@ func ParseFlags(args []string) (Config, error) {
 		return Config{}, fmt.Errorf("-in-flight %d: want at least 1", c.InFlight)
 	case c.Vacuum && c.Persistence != "postgres":
 		return Config{}, fmt.Errorf("-vacuum: only with -persistence postgres")
+	case c.Statements && c.Persistence != "postgres":
+		return Config{}, fmt.Errorf("-statements: only with -persistence postgres")
 	case c.BatchWindow < 0:
 		return Config{}, fmt.Errorf("-batch-window %s: want 0 or more", c.BatchWindow)
 	case c.Delay < 0:

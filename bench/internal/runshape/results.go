@@ -78,10 +78,56 @@ func (r Results) Markdown() string {
 			x.GroupSize, x.Repeat, x.Devices, x.Seconds, x.DevicesPerMin, x.TotalMS, x.CadenceMS, x.PostgresMS, x.BenchMS,
 			x.MachineBusy*100, x.EventsPerDevice, x.DecisionTasksPerDevice, x.SignalsPerDevice)
 	}
+	r.statementsMarkdown(&b)
 	b.WriteString("\nCPU is read from /proc: the dev server's process, every `postgres` process together (the " +
 		"machine's other databases were idle), and the benchmark's own process. History figures come from up to " +
 		"20 workflows of each run, spread over it.\n")
 	return b.String()
+}
+
+// statementsMarkdown lists, for runs measured with -statements, what Cadence's
+// databases ran per device run, and the most frequent statements of each group size's
+// last run.
+func (r Results) statementsMarkdown(b *strings.Builder) {
+	last := map[int]Result{}
+	for _, x := range r.Runs {
+		if x.Statements != nil {
+			last[x.GroupSize] = x
+		}
+	}
+	if len(last) == 0 {
+		return
+	}
+	b.WriteString("\n## What Cadence's databases ran, per device run\n\n")
+	b.WriteString("From `pg_stat_statements` over the dev server's two databases (history and visibility), " +
+		"read before and after each run; a transaction is a `COMMIT`, execution time is inside the server only.\n\n")
+	b.WriteString("| Group size | Repeat | Statements | Transactions | Execution ms |\n|---|---|---|---|---|\n")
+	for _, x := range r.Runs {
+		if s := x.Statements; s != nil {
+			fmt.Fprintf(b, "| %d | %d | %.1f | %.2f | %.2f |\n", x.GroupSize, x.Repeat, s.Statements, s.Transactions, s.ExecMS)
+		}
+	}
+	for _, g := range r.groupSizes() {
+		x, ok := last[g]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(b, "\nGroup size %d, repeat %d, the most frequent statements:\n\n", g, x.Repeat)
+		b.WriteString("| Calls | Rows | Execution ms | Statement |\n|---|---|---|---|\n")
+		for _, s := range x.Statements.Top {
+			fmt.Fprintf(b, "| %.2f | %.2f | %.3f | `%s` |\n", s.Calls, s.Rows, s.ExecMS, shorten(s.Query, 110))
+		}
+	}
+}
+
+// shorten cuts a statement for a table cell, whose code span a backquote would end and
+// whose row a bar would split.
+func shorten(q string, n int) string {
+	q = strings.NewReplacer("`", "'", "|", "\\|").Replace(q)
+	if r := []rune(q); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return q
 }
 
 func (r Results) groupSizes() []int {

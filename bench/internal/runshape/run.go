@@ -41,6 +41,7 @@ type Config struct {
 	InFlight    int
 	Delay       time.Duration
 	Vacuum      bool
+	Statements  bool
 	BatchWindow time.Duration
 	OutDir      string
 	LogDir      string
@@ -65,6 +66,8 @@ type Result struct {
 	EventsPerDevice        float64 `json:"history_events_per_device"`
 	DecisionTasksPerDevice float64 `json:"decision_tasks_per_device"`
 	SignalsPerDevice       float64 `json:"signals_per_device"`
+	// Statements is what Cadence's databases ran, with -statements.
+	Statements *StatementCost `json:"statements,omitempty"`
 }
 
 // Run starts a fresh dev server, runs every group size Repeats times (interleaved, so
@@ -169,6 +172,10 @@ func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (R
 	f.answer(fctx)
 	defer func() { stopFleet(); f.wait() }()
 
+	stmtsBefore, err := b.sampleStatements(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	before, err := sampleCPU(b.pid)
 	if err != nil {
 		return Result{}, err
@@ -192,10 +199,27 @@ func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (R
 	if t := after.total - before.total; t > 0 {
 		r.MachineBusy = float64(after.busy-before.busy) / float64(t)
 	}
+	if b.cfg.Statements {
+		stmtsAfter, err := b.sampleStatements(ctx)
+		if err != nil {
+			return Result{}, err
+		}
+		cost := statementCost(stmtsBefore, stmtsAfter, devices)
+		r.Statements = &cost
+	}
 	if err := b.countHistory(ctx, ids, groupSize, &r); err != nil {
 		return Result{}, err
 	}
 	return r, nil
+}
+
+// sampleStatements reads the statement counters of the dev server's databases (nil
+// without -statements).
+func (b *bench) sampleStatements(ctx context.Context) (map[string]stack.Statement, error) {
+	if !b.cfg.Statements {
+		return nil, nil
+	}
+	return stack.Statements(ctx, []string{b.pgDatabase, b.pgDatabase + "_visibility"})
 }
 
 // stallLimit ends a run in which no device has been recorded for this long: something
