@@ -25,6 +25,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "no in flight", args: []string{"-in-flight", "0"}, wantErr: "-in-flight"},
 		{name: "negative delay", args: []string{"-device-delay", "-1s"}, wantErr: "-device-delay"},
 		{name: "vacuum needs postgres", args: []string{"-persistence", "sqlite", "-vacuum"}, wantErr: "-vacuum"},
+		{name: "statements need postgres", args: []string{"-persistence", "sqlite", "-statements"}, wantErr: "-statements"},
 		{name: "negative batch window", args: []string{"-batch-window", "-1ms"}, wantErr: "-batch-window"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 	} {
