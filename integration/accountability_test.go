@@ -63,20 +63,25 @@ func TestRotatedKeyWorksUntilItsGraceEnds(t *testing.T) {
 	next.mustDo(http.StatusOK, http.MethodGet, "/api/v1/tenant", nil)
 }
 
-// TestRevokedKeyFailsAtOnceOnEveryReplica revokes a key through one API process and
-// finds it refused at once by another.
-func TestRevokedKeyFailsAtOnceOnEveryReplica(t *testing.T) {
+// TestRevokedKeyFailsOnEveryReplica revokes a key through one API process and finds it
+// refused at once by that one (it empties its own key cache) and, as soon as the
+// database's notification arrives, by another.
+func TestRevokedKeyFailsOnEveryReplica(t *testing.T) {
 	second := startAPIProcess(t)
 	tn := newTenant(t)
 	victim := tn.newKey("soon revoked", "viewer")
 	id := victim.keyID()
-	for _, base := range []string{apiURL, second} {
-		assert.Equal(t, http.StatusOK, getTenantAt(t, base, victim.key))
+	for range 2 { // the second request may come from the key caches
+		for _, base := range []string{apiURL, second} {
+			assert.Equal(t, http.StatusOK, getTenantAt(t, base, victim.key))
+		}
 	}
 	tn.mustDo(http.StatusOK, http.MethodDelete, "/api/v1/keys/"+id, nil)
-	for _, base := range []string{apiURL, second} {
-		assert.Equal(t, http.StatusUnauthorized, getTenantAt(t, base, victim.key), base)
-	}
+	assert.Equal(t, http.StatusUnauthorized, getTenantAt(t, apiURL, victim.key), "the revoking replica")
+	// A correctness wait for the notification, not a measure of its speed.
+	assert.Eventually(t, func() bool {
+		return getTenantAt(t, second, victim.key) == http.StatusUnauthorized
+	}, 5*time.Second, 10*time.Millisecond, "the other replica")
 }
 
 func getTenantAt(t *testing.T, base, key string) int {

@@ -80,12 +80,14 @@ type RotatedKey struct {
 type accessService struct {
 	store store.Store
 	cfg   *config.Config
+	keys  *KeyCache
 	now   func() time.Time
 }
 
-// NewAccessService returns the AccessService.
-func NewAccessService(st store.Store, cfg *config.Config) AccessService {
-	return &accessService{store: st, cfg: cfg, now: time.Now}
+// NewAccessService returns the AccessService; keys caches authenticated keys (nil: every
+// request asks the database).
+func NewAccessService(st store.Store, cfg *config.Config, keys *KeyCache) AccessService {
+	return &accessService{store: st, cfg: cfg, keys: keys, now: time.Now}
 }
 
 // newKeySecret makes an API key's secret (192 random bits) and the row that stores its hash.
@@ -103,17 +105,27 @@ func (s *accessService) view(k model.APIKey) KeyView {
 	return KeyView{APIKey: k, State: k.Times().StateAt(s.now())}
 }
 
-// Authenticate finds the caller of a key: one indexed lookup, no cache, so a revocation
-// holds at once on every API replica.
+// Authenticate finds the caller of a key: from the key cache while it serves, else one
+// indexed lookup in the database. The cache is emptied by the notification that commits
+// with every change to keys and tenants and serves only while that path is proven, so a
+// revocation holds on every API replica as soon as the notification arrives; unknown keys
+// always ask the database.
 func (s *accessService) Authenticate(ctx context.Context, apiKey string) (Caller, error) {
-	t, k, err := s.store.KeyByHash(ctx, hashKey(apiKey))
+	hash := hashKey(apiKey)
+	caller, generation, hit := s.keys.lookup(hash)
+	if hit {
+		return caller, nil
+	}
+	t, k, err := s.store.KeyByHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return Caller{}, ErrUnauthorized
 	}
 	if err != nil {
 		return Caller{}, err
 	}
-	return Caller{Tenant: t, Key: k}, nil
+	caller = Caller{Tenant: t, Key: k}
+	s.keys.keep(hash, generation, caller)
+	return caller, nil
 }
 
 const maxKeyLifetime = 10 * 365 * 24 * time.Hour
@@ -175,6 +187,9 @@ func (s *accessService) RotateKey(ctx context.Context, c Caller, id string, grac
 		return RotatedKey{}, err
 	}
 	old, err := s.store.RotateAPIKey(ctx, c.Tenant.ID, id, next, access.GraceEnd(now, g, target.ExpiresAt))
+	// This replica's cache need not wait for its own notification (whatever the outcome:
+	// an error may come after the commit).
+	s.keys.Invalidate()
 	if errors.Is(err, store.ErrConflict) {
 		return RotatedKey{}, fmt.Errorf("api key %s was rotated, revoked or has expired: %w", id, ErrConflict)
 	}
@@ -197,6 +212,7 @@ func (s *accessService) RevokeKey(ctx context.Context, c Caller, id string) (Key
 		}
 		return nil
 	})
+	s.keys.Invalidate() // as in RotateKey
 	if err != nil {
 		return KeyView{}, err
 	}
@@ -204,7 +220,9 @@ func (s *accessService) RevokeKey(ctx context.Context, c Caller, id string) (Key
 }
 
 func (s *accessService) SetFourEyes(ctx context.Context, c Caller, on bool) (model.Tenant, error) {
-	return s.store.SetFourEyes(ctx, c.Tenant.ID, on)
+	t, err := s.store.SetFourEyes(ctx, c.Tenant.ID, on)
+	s.keys.Invalidate() // cached callers carry the tenant's settings; as in RotateKey
+	return t, err
 }
 
 func (s *accessService) Audited(ctx context.Context, fn func(ctx context.Context) (store.AuditEntry, bool)) error {

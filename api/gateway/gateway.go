@@ -69,11 +69,16 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger, ready chan<- 
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	keyCache, stopKeyCache, err := startKeyCache(ctx, cfg, st, reg, log)
+	if err != nil {
+		return err
+	}
+	defer stopKeyCache() // before the store closes: the listener probes through its pool
 	wf := workflowclient.New(conn, cfg.Cadence)
 	keys := signing.New(st, secrets)
 	svc := app.New(st, wf, keys, cfg)
 	router := httpapi.New(svc, app.NewFleetService(st), app.NewLoRaWANService(st, wf, cfg), app.NewCredentialService(st, cfg, keys),
-		app.NewAccessService(st, cfg), app.NewWebhookService(st, cfg), cfg, reg, log)
+		app.NewAccessService(st, cfg, keyCache), app.NewWebhookService(st, cfg), cfg, reg, log)
 	mux := http.NewServeMux()
 	mux.Handle(probe.MetricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", router)

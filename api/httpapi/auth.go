@@ -33,9 +33,9 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
-// requireTenant authenticates the tenant's key against the database on every request
-// (no cache: a revoked key fails at once on every replica), then lets the key through
-// only when its role is at least the route's.
+// requireTenant authenticates the tenant's key (the access service's key cache, else the
+// database; see AccessService.Authenticate), then lets the key through only when its role
+// is at least the route's.
 func (s *Server) requireTenant(c *gin.Context) {
 	key := bearer(c)
 	if key == "" {

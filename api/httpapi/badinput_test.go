@@ -88,7 +88,7 @@ func newTestServer(t *testing.T, st readStore) *Server {
 	var wf noWorkflows
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: app.New(st, wf, nil, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
-		access: app.NewAccessService(st, cfg), cfg: cfg, log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()),
+		access: app.NewAccessService(st, cfg, nil), cfg: cfg, log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()),
 		links:  firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
 		writes: newWriteGate(cfg.HTTP.WritesPerTenant, replicaWrites(cfg.Database.MaxOpenConns), cfg.HTTP.WriteWait)}
 	return s

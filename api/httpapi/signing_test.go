@@ -90,7 +90,7 @@ func newPostgresAPI(t *testing.T) postgresAPI {
 	var wf noWorkflows
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{svc: app.New(st, wf, keys, cfg), fleet: app.NewFleetService(st), lorawan: app.NewLoRaWANService(st, wf, cfg),
-		creds: app.NewCredentialService(st, cfg, keys), access: app.NewAccessService(st, cfg), webhooks: app.NewWebhookService(st, cfg), cfg: cfg,
+		creds: app.NewCredentialService(st, cfg, keys), access: app.NewAccessService(st, cfg, nil), webhooks: app.NewWebhookService(st, cfg), cfg: cfg,
 		log: zap.NewNop(), metrics: newMetrics(prometheus.NewRegistry()), links: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL),
 		writes: newWriteGate(cfg.HTTP.WritesPerTenant, replicaWrites(cfg.Database.MaxOpenConns), cfg.HTTP.WriteWait)}
 	return postgresAPI{h: s.router(), st: st, key: key, keyID: keyID, tenant: id}

@@ -68,7 +68,10 @@ type Log struct {
 }
 
 type Database struct {
-	DSN             string        `mapstructure:"dsn"`
+	DSN string `mapstructure:"dsn"`
+	// ListenDSN is the api's own session for change notifications (LISTEN), which a
+	// transaction-pooling pooler does not give; empty: DSN. See ListenerDSN.
+	ListenDSN       string        `mapstructure:"listen_dsn"`
 	MaxOpenConns    int           `mapstructure:"max_open_conns"`
 	MigrateOnStart  bool          `mapstructure:"migrate_on_start"`
 	QueryTimeout    time.Duration `mapstructure:"query_timeout"`
@@ -86,6 +89,14 @@ type Cadence struct {
 	// WebURL is Cadence Web's address; when set, API answers that name a workflow link
 	// to its page there (cadence_web_url).
 	WebURL string `mapstructure:"web_url"`
+}
+
+// ListenerDSN is where the api listens for key and tenant changes: listen_dsn, else dsn.
+func (d Database) ListenerDSN() string {
+	if d.ListenDSN == "" {
+		return d.DSN
+	}
+	return d.ListenDSN
 }
 
 // Address is host:port of the frontend's gRPC endpoint.
@@ -110,6 +121,10 @@ type Auth struct {
 	// KeyRotationGrace is how long a rotated API key keeps working unless the rotation
 	// asks for another grace (at most 30 days).
 	KeyRotationGrace time.Duration `mapstructure:"key_rotation_grace"`
+	// KeyCacheTTL bounds how long an authenticated key is answered from memory; changes
+	// notified by the database empty the cache long before. 0: every request asks the
+	// database.
+	KeyCacheTTL time.Duration `mapstructure:"key_cache_ttl"`
 }
 
 type Firmware struct {
@@ -210,6 +225,7 @@ func setDefaults(v *viper.Viper) {
 		"log.format": "json",
 
 		"database.dsn":               "host=127.0.0.1 port=5432 user=postgres dbname=ota sslmode=disable",
+		"database.listen_dsn":        "",
 		"database.max_open_conns":    20,
 		"database.migrate_on_start":  true,
 		"database.query_timeout":     "10s",
@@ -234,6 +250,7 @@ func setDefaults(v *viper.Viper) {
 
 		"auth.admin_key":          DevAdminKey,
 		"auth.key_rotation_grace": "24h",
+		"auth.key_cache_ttl":      "30s",
 
 		"firmware.url_signing_key": DevSigningKey,
 		"firmware.url_ttl":         "15m",
@@ -532,6 +549,12 @@ func (c *Config) ValidateAPI() error {
 	}
 	if c.Auth.KeyRotationGrace < 0 || c.Auth.KeyRotationGrace > 30*24*time.Hour {
 		return keyErr("auth.key_rotation_grace", "must be from 0s to 720h")
+	}
+	if c.Auth.KeyCacheTTL < 0 || c.Auth.KeyCacheTTL > 5*time.Minute {
+		return keyErr("auth.key_cache_ttl", "must be from 0s (no cache) to 5m")
+	}
+	if c.Database.ListenDSN != "" && strings.TrimSpace(c.Database.ListenDSN) == "" {
+		return keyErr("database.listen_dsn", "must be empty (database.dsn is used) or a connection string")
 	}
 	return c.refuseDevSecrets("http.listen", c.HTTP.Listen, "auth.admin_key", "firmware.url_signing_key", "secrets.encryption_key")
 }

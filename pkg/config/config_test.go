@@ -99,6 +99,9 @@ func TestInvalidValueNamesTheKey(t *testing.T) {
 		{"OTA_LORAWAN_RECONCILE_CRON", "0 * * *", "lorawan.reconcile_cron", (*Config).ValidateWorker},
 		{"OTA_LORAWAN_SYNC_RETRY_WINDOW", "0s", "lorawan.sync_retry_window", (*Config).ValidateAPI},
 		{"OTA_CADENCE_WEB_URL", "127.0.0.1:8088", "cadence.web_url", (*Config).ValidateAPI},
+		{"OTA_AUTH_KEY_CACHE_TTL", "-1s", "auth.key_cache_ttl", (*Config).ValidateAPI},
+		{"OTA_AUTH_KEY_CACHE_TTL", "1h", "auth.key_cache_ttl", (*Config).ValidateAPI},
+		{"OTA_DATABASE_LISTEN_DSN", "  ", "database.listen_dsn", (*Config).ValidateAPI},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -157,4 +160,17 @@ func TestEnvNamesSetTheirKeys(t *testing.T) {
 	cfg, err := Load("")
 	require.NoError(t, err)
 	assert.Equal(t, "0.0.0.0:9464", cfg.Worker.MonitorListen)
+}
+
+func TestListenerDSNDefaultsToTheMainDSN(t *testing.T) {
+	cfg, err := Load("")
+	require.NoError(t, err)
+	assert.Equal(t, cfg.Database.DSN, cfg.Database.ListenerDSN())
+	assert.Equal(t, 30*time.Second, cfg.Auth.KeyCacheTTL)
+	t.Setenv("OTA_DATABASE_LISTEN_DSN", "host=db-direct port=5432 user=ota dbname=ota")
+	t.Setenv("OTA_AUTH_KEY_CACHE_TTL", "0s")
+	cfg, err = Load("")
+	require.NoError(t, err)
+	require.NoError(t, cfg.ValidateAPI(), "0s turns the cache off")
+	assert.Equal(t, "host=db-direct port=5432 user=ota dbname=ota", cfg.Database.ListenerDSN())
 }

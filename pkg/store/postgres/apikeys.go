@@ -40,7 +40,8 @@ const apiKeyColumns = `k.id, k.tenant_id, k.name, k.role, k.prefix, k.key_hash, 
 // database's clock so every API replica agrees.
 const authenticates = `k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`
 
-// KeyByHash implements store.KeyStore: one lookup on the unique hash index per request.
+// KeyByHash implements store.KeyStore: one lookup on the unique hash index per request
+// that the api's key cache does not answer.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte) (model.Tenant, model.APIKey, error) {
 	ctx, cancel := s.timeout(ctx)
 	defer cancel()
