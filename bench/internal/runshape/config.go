@@ -27,6 +27,8 @@ func ParseFlags(args []string) (Config, error) {
 		"groups only: the devices of one group that answer within this window share one signal (0: a signal per answer)")
 	fs.BoolVar(&c.Vacuum, "vacuum", false,
 		"VACUUM ANALYZE the dev server's PostgreSQL databases before each run, as autovacuum would on a production server")
+	fs.BoolVar(&c.NoSticky, "no-sticky", false,
+		"the worker polls no sticky task list: every decision task goes through the workflow's task list and replays its history")
 	fs.BoolVar(&c.Statements, "statements", false,
 		"count the statements Cadence's databases run per device run (needs pg_stat_statements in the local PostgreSQL's shared_preload_libraries)")
 	fs.StringVar(&c.OutDir, "out-dir", "bench/runshape", "where results.md and results.json go")

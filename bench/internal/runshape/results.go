@@ -19,6 +19,7 @@ type Results struct {
 	InFlight    int      `json:"in_flight"`
 	Delay       string   `json:"device_delay"`
 	Vacuum      bool     `json:"vacuum_before_each_run"`
+	NoSticky    bool     `json:"no_sticky_cache"`
 	BatchWindow string   `json:"batch_window"`
 	Runs        []Result `json:"runs"`
 }
@@ -51,6 +52,10 @@ func (r Results) Markdown() string {
 	if r.BatchWindow != "" && r.BatchWindow != "0s" {
 		fmt.Fprintf(&b, "In the groups, the devices of one group that answered within %s shared one signal, "+
 			"which carried all their reports; a workflow per device still gets a signal per device.\n\n", r.BatchWindow)
+	}
+	if r.NoSticky {
+		b.WriteString("The worker kept no sticky cache (`DisableStickyExecution`): every decision task went through " +
+			"the run's task list and replayed the workflow's history.\n\n")
 	}
 	if r.Vacuum {
 		b.WriteString("Before each run the dev server's databases were vacuumed (`VACUUM ANALYZE`), as autovacuum " +

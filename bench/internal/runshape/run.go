@@ -42,6 +42,7 @@ type Config struct {
 	Delay       time.Duration
 	Vacuum      bool
 	Statements  bool
+	NoSticky    bool
 	BatchWindow time.Duration
 	OutDir      string
 	LogDir      string
@@ -117,7 +118,7 @@ func Run(ctx context.Context, c Config) error {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	res := Results{Provenance: report.NewProvenance(time.Now(), c.Repo.Commit(ctx)), Args: c.Args,
-		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String(), Vacuum: c.Vacuum,
+		Persistence: c.Persistence, InFlight: c.InFlight, Delay: c.Delay.String(), Vacuum: c.Vacuum, NoSticky: c.NoSticky,
 		BatchWindow: c.BatchWindow.String()}
 	for rep := 1; rep <= c.Repeats; rep++ {
 		for _, g := range c.GroupSizes {
@@ -160,7 +161,7 @@ func (b *bench) run(ctx context.Context, name string, groupSize, devices int) (R
 	}
 	f := newFleet(b.client, b.cfg.Delay, groupSize == 1, b.cfg.BatchWindow)
 	w := worker.New(b.conn.Service, domain, taskList, worker.Options{Logger: zap.NewNop(),
-		MaxConcurrentDecisionTaskPollers: decisionPollers})
+		MaxConcurrentDecisionTaskPollers: decisionPollers, DisableStickyExecution: b.cfg.NoSticky})
 	shapes := &workflows{steps: &steps{fleet: f}}
 	w.RegisterWorkflowWithOptions(shapes.PerDevice, workflow.RegisterOptions{Name: perDeviceWorkflow})
 	w.RegisterWorkflowWithOptions(shapes.Group, workflow.RegisterOptions{Name: groupWorkflow})
