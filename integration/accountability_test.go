@@ -2,10 +2,12 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otaplane/ota/api/httpapi"
+	"github.com/otaplane/ota/pkg/probe"
 )
 
 // newKey creates a key of role in tn's tenant (tn's key is its first, an admin).
@@ -71,10 +74,16 @@ func TestRevokedKeyFailsOnEveryReplica(t *testing.T) {
 	tn := newTenant(t)
 	victim := tn.newKey("soon revoked", "viewer")
 	id := victim.keyID()
-	for range 2 { // the second request may come from the key caches
-		for _, base := range []string{apiURL, second} {
-			assert.Equal(t, http.StatusOK, getTenantAt(t, base, victim.key))
-		}
+	for _, base := range []string{apiURL, second} {
+		// The revocation must reach replicas that answer the key from their caches, or
+		// this would test only the database lookup.
+		require.Eventually(t, func() bool { serving, _ := keyCacheState(t, base); return serving },
+			10*time.Second, 50*time.Millisecond, "%s: key cache serving", base)
+		assert.Equal(t, http.StatusOK, getTenantAt(t, base, victim.key))
+		_, before := keyCacheState(t, base)
+		assert.Equal(t, http.StatusOK, getTenantAt(t, base, victim.key))
+		_, after := keyCacheState(t, base)
+		assert.Greater(t, after, before, "%s answered the key from its cache", base)
 	}
 	tn.mustDo(http.StatusOK, http.MethodDelete, "/api/v1/keys/"+id, nil)
 	assert.Equal(t, http.StatusUnauthorized, getTenantAt(t, apiURL, victim.key), "the revoking replica")
@@ -82,6 +91,34 @@ func TestRevokedKeyFailsOnEveryReplica(t *testing.T) {
 	assert.Eventually(t, func() bool {
 		return getTenantAt(t, second, victim.key) == http.StatusUnauthorized
 	}, 5*time.Second, 10*time.Millisecond, "the other replica")
+}
+
+// keyCacheState reads an API process's key cache from its metrics: whether it serves,
+// and how many keys it has answered.
+func keyCacheState(t *testing.T, base string) (serving bool, hits float64) {
+	t.Helper()
+	resp, err := http.Get(base + probe.MetricsPath)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for line := range strings.Lines(string(body)) {
+		name, value, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "ota_key_cache_serving":
+			serving = v == 1
+		case "ota_key_cache_hits_total":
+			hits = v
+		}
+	}
+	return serving, hits
 }
 
 func getTenantAt(t *testing.T, base, key string) int {
