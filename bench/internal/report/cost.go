@@ -39,20 +39,22 @@ type Postgres struct {
 
 // DBActivity is one database's work over the campaign, per device.
 type DBActivity struct {
-	Role               string          `json:"role"` // app, cadence, cadence_visibility
-	Name               string          `json:"name"`
-	CommitsPerDevice   float64         `json:"commits_per_device"`
-	InsertedPerDevice  float64         `json:"rows_inserted_per_device"`
-	UpdatedPerDevice   float64         `json:"rows_updated_per_device"`
-	DeletedPerDevice   float64         `json:"rows_deleted_per_device"`
-	FetchedPerDevice   float64         `json:"rows_fetched_per_device"`
-	ReturnedPerDevice  float64         `json:"rows_returned_per_device"`
-	BlocksReadPerDev   float64         `json:"blocks_read_per_device"`
-	Tables             []TableActivity `json:"tables"`
-	DeadRowsAtEnd      int64           `json:"dead_rows_at_end"`
-	LiveRowsAtEnd      int64           `json:"live_rows_at_end"`
-	AutovacuumsDuring  int64           `json:"autovacuums_during"`
-	AutoanalyzesDuring int64           `json:"autoanalyzes_during"`
+	Role             string  `json:"role"` // app, cadence, cadence_visibility
+	Name             string  `json:"name"`
+	CommitsPerDevice float64 `json:"commits_per_device"`
+	// StatementsPerDevice is from pg_stat_statements; nil when the server does not load it.
+	StatementsPerDevice *float64        `json:"statements_per_device,omitempty"`
+	InsertedPerDevice   float64         `json:"rows_inserted_per_device"`
+	UpdatedPerDevice    float64         `json:"rows_updated_per_device"`
+	DeletedPerDevice    float64         `json:"rows_deleted_per_device"`
+	FetchedPerDevice    float64         `json:"rows_fetched_per_device"`
+	ReturnedPerDevice   float64         `json:"rows_returned_per_device"`
+	BlocksReadPerDev    float64         `json:"blocks_read_per_device"`
+	Tables              []TableActivity `json:"tables"`
+	DeadRowsAtEnd       int64           `json:"dead_rows_at_end"`
+	LiveRowsAtEnd       int64           `json:"live_rows_at_end"`
+	AutovacuumsDuring   int64           `json:"autovacuums_during"`
+	AutoanalyzesDuring  int64           `json:"autoanalyzes_during"`
 }
 
 // TableActivity is one table's counters over the campaign, and its size at the end.

@@ -58,17 +58,23 @@ func (r *Results) postgresTables(w mdWriter) {
 	}
 	w("\n## PostgreSQL during the campaign\n\nPer database, from pg_stat_database and pg_stat_user_tables between execute " +
 		"and completion, divided by devices; dead rows and autovacuums at the end. app is the control plane's " +
-		"database; cadence and cadence_visibility are the Cadence server's own (PostgreSQL persistence only).\n\n")
-	w("| Run | Database | Commits | Rows inserted | Rows updated | Rows deleted | Rows fetched | Live rows at end | Dead rows at end | Autovacuums |\n")
-	w("|---|---|---|---|---|---|---|---|---|---|\n")
+		"database; cadence and cadence_visibility are the Cadence server's own (PostgreSQL persistence only). Statements " +
+		"are counted by pg_stat_statements when the server loads it (— when it does not); commits include every " +
+		"statement that ran outside a transaction block.\n\n")
+	w("| Run | Database | Commits | Statements | Rows inserted | Rows updated | Rows deleted | Rows fetched | Live rows at end | Dead rows at end | Autovacuums |\n")
+	w("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		c := run.Campaign
 		if c == nil || c.Postgres == nil {
 			continue
 		}
 		for _, d := range c.Postgres.Databases {
-			w("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s | %d |\n", run.Name, d.Role, d.CommitsPerDevice,
-				d.InsertedPerDevice, d.UpdatedPerDevice, d.DeletedPerDevice, d.FetchedPerDevice, Int(int(d.LiveRowsAtEnd)),
+			stmts := "—"
+			if d.StatementsPerDevice != nil {
+				stmts = fmt.Sprintf("%.1f", *d.StatementsPerDevice)
+			}
+			w("| %s | %s | %.1f | %s | %.1f | %.1f | %.1f | %.1f | %s | %s | %d |\n", run.Name, d.Role, d.CommitsPerDevice,
+				stmts, d.InsertedPerDevice, d.UpdatedPerDevice, d.DeletedPerDevice, d.FetchedPerDevice, Int(int(d.LiveRowsAtEnd)),
 				Int(int(d.DeadRowsAtEnd)), d.AutovacuumsDuring)
 		}
 	}

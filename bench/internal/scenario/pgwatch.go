@@ -3,6 +3,7 @@ package scenario
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -30,8 +31,11 @@ type pgWatch struct {
 	progress *timeline
 	dbs      map[string]string // database name → role
 	before   map[string]dbCounters
-	cancel   context.CancelFunc
-	done     chan struct{}
+	// statements holds each database's pg_stat_statements at the start; empty when the
+	// server does not load it.
+	statements0 map[string]map[string]stack.Statement
+	cancel      context.CancelFunc
+	done        chan struct{}
 
 	mu         sync.Mutex
 	perDecile  [10]int
@@ -49,7 +53,8 @@ type dbCounters struct {
 // startPGWatch starts sampling; nil (which stop accepts) when PostgreSQL cannot be read.
 func (e *env) startPGWatch(ctx context.Context) *pgWatch {
 	w := &pgWatch{e: e, dbs: map[string]string{e.appDB: "app"}, before: map[string]dbCounters{}, done: make(chan struct{}),
-		statements: map[[2]string]*report.SampledStatement{}, waits: map[[2]string]*report.SampledStatement{}}
+		statements0: map[string]map[string]stack.Statement{},
+		statements:  map[[2]string]*report.SampledStatement{}, waits: map[[2]string]*report.SampledStatement{}}
 	if e.spec.Persistence == "postgres" {
 		w.dbs[e.appDB+"_cadence"] = "cadence"
 		w.dbs[e.appDB+"_cadence_visibility"] = "cadence_visibility"
@@ -61,6 +66,12 @@ func (e *env) startPGWatch(ctx context.Context) *pgWatch {
 			return nil
 		}
 		w.before[db] = c
+		switch st, err := stack.Statements(ctx, []string{db}); {
+		case err == nil:
+			w.statements0[db] = st
+		case !errors.Is(err, stack.ErrNoStatementStats):
+			logf("%s: statements of %s: %v", e.spec.Name(), db, err)
+		}
 	}
 	conn, err := pgx.Connect(ctx, stack.DSN("postgres"))
 	if err != nil {
@@ -154,10 +165,26 @@ func (w *pgWatch) stop() *report.Postgres {
 			out.Error = err.Error()
 			continue
 		}
-		out.Databases = append(out.Databases, activity(role, db, w.before[db], after, w.e.spec.Devices))
+		a := activity(role, db, w.before[db], after, w.e.spec.Devices)
+		if before, ok := w.statements0[db]; ok {
+			if st, err := stack.Statements(ctx, []string{db}); err == nil {
+				n := round(float64(statementCalls(st)-statementCalls(before))/float64(max(w.e.spec.Devices, 1)), 1)
+				a.StatementsPerDevice = &n
+			}
+		}
+		out.Databases = append(out.Databases, a)
 	}
 	slices.SortFunc(out.Databases, func(a, b report.DBActivity) int { return cmp.Compare(a.Role, b.Role) })
 	return out
+}
+
+// statementCalls is how many statements a pg_stat_statements reading counts in all.
+func statementCalls(st map[string]stack.Statement) int64 {
+	var n int64
+	for _, s := range st {
+		n += s.Calls
+	}
+	return n
 }
 
 func top(m map[[2]string]*report.SampledStatement, n int) []report.SampledStatement {
