@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/cadence/.gen/go/shared"
 	cadence "go.uber.org/cadence/client"
 
 	"github.com/otaplane/ota/pkg/cadenceclient"
@@ -91,7 +90,7 @@ func describeRun(b *strings.Builder, c cadence.Client, workflowID, runID string,
 func lastEvents(b *strings.Builder, c cadence.Client, workflowID, runID string, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	events, err := historyEvents(ctx, c, workflowID, runID)
+	events, err := cadenceclient.History(ctx, c, workflowID, runID)
 	if err != nil {
 		fmt.Fprintf(b, "\n  history: %v", err)
 		return
@@ -104,20 +103,6 @@ func lastEvents(b *strings.Builder, c cadence.Client, workflowID, runID string, 
 // tenantClient reads a tenant's workflows in its Cadence domain.
 func tenantClient(tn tenant) cadence.Client {
 	return cadence.NewClient(cadenceConn.Service, cadenceclient.DomainName(cfg.Cadence.DomainPrefix, tn.ID), &cadence.Options{})
-}
-
-// historyEvents is a run's whole history ("" = the latest run).
-func historyEvents(ctx context.Context, c cadence.Client, workflowID, runID string) ([]*shared.HistoryEvent, error) {
-	it := c.GetWorkflowHistory(ctx, workflowID, runID, false, shared.HistoryEventFilterTypeAllEvent)
-	var events []*shared.HistoryEvent
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, ev)
-	}
-	return events, nil
 }
 
 // clock is a Cadence timestamp (Unix nanoseconds) as a time of day, "-" when unset.

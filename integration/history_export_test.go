@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	cadence "go.uber.org/cadence/client"
 
+	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/simulator/devicesim"
 )
@@ -117,7 +118,7 @@ func TestExportReplayHistories(t *testing.T) {
 func export(t *testing.T, c cadence.Client, wfID, runID, path string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	events, err := historyEvents(ctx, c, wfID, runID)
+	events, err := cadenceclient.History(ctx, c, wfID, runID)
 	require.NoError(t, err)
 	raw, err := json.MarshalIndent(events, "", "  ")
 	require.NoError(t, err)

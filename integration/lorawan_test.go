@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/otaflow"
 	"github.com/otaplane/ota/simulator/chirpstacksim"
 )
@@ -458,7 +459,7 @@ func mustJSON(t *testing.T, v any) []byte {
 func workflowHistory(t *testing.T, tn tenant, wfID string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	events, err := historyEvents(ctx, tenantClient(tn), wfID, "")
+	events, err := cadenceclient.History(ctx, tenantClient(tn), wfID, "")
 	require.NoError(t, err)
 	require.NotEmpty(t, events)
 	return string(mustJSON(t, events))

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/cadence/.gen/go/shared"
+
+	"github.com/otaplane/ota/pkg/cadenceclient"
 )
 
 // TestProgressIsRecordedNotSignaled: a device's progress on its update reaches
@@ -48,7 +50,7 @@ func TestProgressIsRecordedNotSignaled(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	events, err := historyEvents(ctx, tenantClient(tn), res["workflow_id"].(string), res["run_id"].(string))
+	events, err := cadenceclient.History(ctx, tenantClient(tn), res["workflow_id"].(string), res["run_id"].(string))
 	require.NoError(t, err)
 	count := map[shared.EventType]int{}
 	steps := map[string]int{}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/otaflow"
 )
 
@@ -66,7 +67,7 @@ func TestCampaignHistoryStaysBounded(t *testing.T) {
 	// Follow the chain from the first run: each run's history stays small.
 	runs := 0
 	for runID := exec["run_id"].(string); runID != ""; runs++ {
-		events, err := historyEvents(ctx, c, otaflow.CampaignWorkflowID(id), runID)
+		events, err := cadenceclient.History(ctx, c, otaflow.CampaignWorkflowID(id), runID)
 		require.NoError(t, err)
 		next := ""
 		for _, ev := range events {

@@ -6,7 +6,7 @@ import (
 
 	"go.uber.org/cadence/.gen/go/shared"
 
-	"github.com/otaplane/ota/bench/internal/history"
+	"github.com/otaplane/ota/pkg/cadenceclient"
 )
 
 // countHistory reads the histories of up to historySample workflows, spread over the
@@ -15,9 +15,9 @@ func (b *bench) countHistory(ctx context.Context, ids []string, groupSize int, r
 	step := max(len(ids)/historySample, 1)
 	var events, decisions, signals, devices int
 	for i := 0; i < len(ids); i += step {
-		evs, err := history.Read(ctx, b.client, ids[i], "")
+		evs, err := cadenceclient.History(ctx, b.client, ids[i], "")
 		if err != nil {
-			return fmt.Errorf("history of %s: %w", ids[i], err)
+			return err
 		}
 		events += len(evs)
 		for _, ev := range evs {

@@ -8,7 +8,6 @@ import (
 	"go.uber.org/cadence/.gen/go/shared"
 	"go.uber.org/cadence/client"
 
-	"github.com/otaplane/ota/bench/internal/history"
 	"github.com/otaplane/ota/bench/internal/report"
 	"github.com/otaplane/ota/pkg/cadenceclient"
 	"github.com/otaplane/ota/pkg/config"
@@ -50,9 +49,9 @@ func (e *env) readHistories(ctx context.Context, campaignID, firstRunID string, 
 		if d.WorkflowID == "" || d.RunID == "" {
 			continue
 		}
-		events, err := history.Read(ctx, c, d.WorkflowID, d.RunID)
+		events, err := cadenceclient.History(ctx, c, d.WorkflowID, d.RunID)
 		if err != nil {
-			return fmt.Errorf("history of %s: %w", d.DeviceID, err)
+			return fmt.Errorf("device %s: %w", d.DeviceID, err)
 		}
 		h.DeviceRunsSampled++
 		for _, ev := range events {
@@ -71,7 +70,7 @@ func (e *env) readHistories(ctx context.Context, campaignID, firstRunID string, 
 	}
 
 	for runID := firstRunID; runID != ""; {
-		events, err := history.Read(ctx, c, otaflow.CampaignWorkflowID(campaignID), runID)
+		events, err := cadenceclient.History(ctx, c, otaflow.CampaignWorkflowID(campaignID), runID)
 		if err != nil {
 			return fmt.Errorf("campaign history, run %s: %w", runID, err)
 		}

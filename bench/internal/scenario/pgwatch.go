@@ -31,11 +31,11 @@ type pgWatch struct {
 	progress *timeline
 	dbs      map[string]string // database name → role
 	before   map[string]dbCounters
-	// statements holds each database's pg_stat_statements at the start; empty when the
+	// statementsAtStart holds each database's pg_stat_statements at the start; empty when the
 	// server does not load it.
-	statements0 map[string]map[string]stack.Statement
-	cancel      context.CancelFunc
-	done        chan struct{}
+	statementsAtStart map[string]map[string]stack.Statement
+	cancel            context.CancelFunc
+	done              chan struct{}
 
 	mu         sync.Mutex
 	perDecile  [10]int
@@ -53,8 +53,8 @@ type dbCounters struct {
 // startPGWatch starts sampling; nil (which stop accepts) when PostgreSQL cannot be read.
 func (e *env) startPGWatch(ctx context.Context) *pgWatch {
 	w := &pgWatch{e: e, dbs: map[string]string{e.appDB: "app"}, before: map[string]dbCounters{}, done: make(chan struct{}),
-		statements0: map[string]map[string]stack.Statement{},
-		statements:  map[[2]string]*report.SampledStatement{}, waits: map[[2]string]*report.SampledStatement{}}
+		statementsAtStart: map[string]map[string]stack.Statement{},
+		statements:        map[[2]string]*report.SampledStatement{}, waits: map[[2]string]*report.SampledStatement{}}
 	if e.spec.Persistence == "postgres" {
 		w.dbs[e.appDB+"_cadence"] = "cadence"
 		w.dbs[e.appDB+"_cadence_visibility"] = "cadence_visibility"
@@ -68,7 +68,7 @@ func (e *env) startPGWatch(ctx context.Context) *pgWatch {
 		w.before[db] = c
 		switch st, err := stack.Statements(ctx, []string{db}); {
 		case err == nil:
-			w.statements0[db] = st
+			w.statementsAtStart[db] = st
 		case !errors.Is(err, stack.ErrNoStatementStats):
 			logf("%s: statements of %s: %v", e.spec.Name(), db, err)
 		}
@@ -166,8 +166,11 @@ func (w *pgWatch) stop() *report.Postgres {
 			continue
 		}
 		a := activity(role, db, w.before[db], after, w.e.spec.Devices)
-		if before, ok := w.statements0[db]; ok {
-			if st, err := stack.Statements(ctx, []string{db}); err == nil {
+		if before, ok := w.statementsAtStart[db]; ok {
+			st, err := stack.Statements(ctx, []string{db})
+			if err != nil {
+				out.Error = err.Error()
+			} else {
 				n := round(float64(statementCalls(st)-statementCalls(before))/float64(max(w.e.spec.Devices, 1)), 1)
 				a.StatementsPerDevice = &n
 			}
