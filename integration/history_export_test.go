@@ -43,7 +43,27 @@ func TestExportReplayHistories(t *testing.T) {
 		dev := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/ota/campaigns/"+id+"/devices", nil)["devices"].([]any)[0].(map[string]any)
 		// Histories recorded by earlier versions stay beside it (see the replay tests).
 		export(t, c, otaflow.CampaignWorkflowID(id), exec["run_id"].(string), "../worker/campaign/testdata/campaign_waves_history.json")
-		export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_device_history.json")
+		require.True(t, otaflow.IsGroupWorkflowID(dev["workflow_id"].(string)), "campaigns run their devices in groups")
+		export(t, c, dev["workflow_id"].(string), dev["run_id"].(string), "../worker/otaupdate/testdata/update_group_history.json")
+	})
+
+	t.Run("ota group", func(t *testing.T) {
+		tn := newTenant(t)
+		fleet := specs("replay-group", 3, "board-r", "1.0.0")
+		fleet[1].Behavior = devicesim.BehaviorInstallFailure
+		fleet[2].Behavior = devicesim.BehaviorLossyReports
+		tn.createDevices(fleet)
+		tn.startFleet(fleet)
+		fw := tn.uploadFirmware("1.0.1", "board-r", image(100))
+		id := tn.createCampaign(map[string]any{"name": "replay group", "firmware_id": fw["id"], "device_ids": ids(fleet)})
+		tn.mustDo(http.StatusOK, http.MethodPost, "/api/v1/ota/campaigns/"+id+"/execute", nil)
+		waitCampaign(t, tn, id, 2*time.Minute)
+		devs := tn.campaignDevices(id)
+		wf, run := devs[fleet[0].ID]["workflow_id"].(string), devs[fleet[0].ID]["run_id"].(string)
+		for _, d := range fleet {
+			require.Equal(t, wf, devs[d.ID]["workflow_id"], "one group for all three")
+		}
+		export(t, tenantClient(tn), wf, run, "../worker/otaupdate/testdata/update_group_mixed_history.json")
 	})
 
 	t.Run("ota asks and soaks", func(t *testing.T) {

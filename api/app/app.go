@@ -51,6 +51,8 @@ type Workflows interface {
 	// device's update workflow id (one update per device at a time).
 	StartDeviceFUOTA(ctx context.Context, domain string, in otaflow.FUOTAInput) (runID string, err error)
 	QueryDeviceRun(ctx context.Context, domain, deviceID string) (otaflow.DeviceRunState, error)
+	// QueryGroupMember is a device's state in the group run that updates (or updated) it.
+	QueryGroupMember(ctx context.Context, domain, workflowID, runID, deviceID string) (otaflow.DeviceRunState, error)
 	// SignalCampaign returns store.ErrNotFound when the campaign's run has closed.
 	SignalCampaign(ctx context.Context, domain, campaignID string, c otaflow.CampaignControl) error
 	QueryCampaign(ctx context.Context, domain, campaignID string) (otaflow.CampaignRunState, error)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -121,6 +122,9 @@ func (s *service) StartDeviceUpdate(ctx context.Context, t model.Tenant, deviceI
 	if d.Transport == model.TransportLoRaWAN {
 		return s.startDeviceFUOTA(ctx, t, d, fw, allowDowngrade)
 	}
+	if err := s.notInGroup(ctx, t, d.ID); err != nil {
+		return DeviceUpdateStarted{}, err
+	}
 	in := otaflow.UpdateDeviceInput{TenantID: t.ID, DeviceID: d.ID, Firmware: firmwareRef(fw),
 		Policy: rollout.DevicePolicy(overrides, s.policy(allowDowngrade))}
 	runID, err := s.workflows.StartDeviceUpdate(ctx, t.CadenceDomain, in)
@@ -134,7 +138,7 @@ func (s *service) DeviceUpdateState(ctx context.Context, t model.Tenant, deviceI
 	if _, err := s.store.GetDevice(ctx, t.ID, deviceID); err != nil {
 		return otaflow.DeviceRunState{}, err
 	}
-	st, err := s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+	st, err := s.latestRun(ctx, t, deviceID)
 	if err != nil || !otaflow.QuietProgress(st.CommandID) {
 		return st, err
 	}
@@ -144,6 +148,61 @@ func (s *service) DeviceUpdateState(ctx context.Context, t model.Tenant, deviceI
 		return otaflow.DeviceRunState{}, err
 	}
 	return devicerun.WithRecorded(st, p), nil
+}
+
+// notInGroup refuses a single update of a device that a campaign's group is updating, as
+// Cadence refuses one while the device's own run is open. It is an early answer for the
+// operator: the run's own check is what keeps the device to one update.
+func (s *service) notInGroup(ctx context.Context, t model.Tenant, deviceID string) error {
+	c, ok, err := s.store.DeviceClaim(ctx, t.ID, deviceID)
+	if err != nil || !ok || !c.Held || !otaflow.IsGroupWorkflowID(c.WorkflowID) {
+		return err
+	}
+	member, err := s.workflows.QueryGroupMember(ctx, t.CadenceDomain, c.WorkflowID, c.RunID, deviceID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && member.State.Terminal()) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return &UpdateInProgressError{WorkflowID: c.WorkflowID, RunID: c.RunID, CampaignID: member.CampaignID}
+}
+
+// latestRun is the state of the device's latest run: its own workflow's, or its place
+// in the group that claimed it last. A group releases its claim when the device's
+// outcome is recorded; a single update started after that claims only once it checks
+// the device, so the run that started later wins, and one still running beats a group
+// member that stood aside for it.
+func (s *service) latestRun(ctx context.Context, t model.Tenant, deviceID string) (otaflow.DeviceRunState, error) {
+	c, ok, err := s.store.DeviceClaim(ctx, t.ID, deviceID)
+	if err != nil {
+		return otaflow.DeviceRunState{}, err
+	}
+	if !ok || !otaflow.IsGroupWorkflowID(c.WorkflowID) {
+		return s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+	}
+	member, err := s.workflows.QueryGroupMember(ctx, t.CadenceDomain, c.WorkflowID, c.RunID, deviceID)
+	if err != nil || c.Held {
+		return member, err
+	}
+	own, err := s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return member, nil
+	case err != nil:
+		return otaflow.DeviceRunState{}, err
+	case !own.State.Terminal() || startedAt(own).After(startedAt(member)):
+		return own, nil
+	}
+	return member, nil
+}
+
+// startedAt is when a run entered its first state.
+func startedAt(st otaflow.DeviceRunState) time.Time {
+	if len(st.History) == 0 {
+		return time.Time{}
+	}
+	return st.History[0].At
 }
 
 func (s *service) UploadFirmware(ctx context.Context, t model.Tenant, up FirmwareUpload) (model.Firmware, error) {

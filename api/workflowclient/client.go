@@ -182,6 +182,21 @@ func (c *Cadence) QueryDeviceRun(ctx context.Context, domain, deviceID string) (
 	return st, nil
 }
 
+// QueryGroupMember implements app.Workflows.
+func (c *Cadence) QueryGroupMember(ctx context.Context, domain, workflowID, runID, deviceID string) (otaflow.DeviceRunState, error) {
+	ctx, cancel := c.rpc(ctx)
+	defer cancel()
+	v, err := c.client(domain).QueryWorkflow(ctx, workflowID, runID, otaflow.QueryMemberState, deviceID)
+	if err != nil {
+		return otaflow.DeviceRunState{}, classify(err)
+	}
+	var st otaflow.DeviceRunState
+	if err := v.Get(&st); err != nil {
+		return otaflow.DeviceRunState{}, fmt.Errorf("decode member state: %w", err)
+	}
+	return st, nil
+}
+
 // heldDeviceState reads a held device's state from the FUOTA deployment holding it.
 func (c *Cadence) heldDeviceState(ctx context.Context, domain string, held otaflow.DeviceRunState) (otaflow.DeviceRunState, error) {
 	v, err := c.client(domain).QueryWorkflow(ctx, held.HeldBy, "", otaflow.QueryState)

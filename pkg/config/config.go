@@ -172,6 +172,10 @@ type OTA struct {
 	// CampaignChildrenPerRun bounds a campaign execution's history: after this many
 	// device runs it continues as new.
 	CampaignChildrenPerRun int `mapstructure:"campaign_children_per_run"`
+	// DevicesPerRun is how many of a campaign's IP devices one workflow run updates
+	// (OTA_UPDATE_GROUP); 1 gives each device a run of its own. Cadence's cost is per
+	// workflow run, so this is what sets a campaign's pace (docs/scaling.md).
+	DevicesPerRun int `mapstructure:"devices_per_run"`
 	// LoRaWAN devices uplink rarely: one is offline only after this long a silence.
 	LoRaWANMaxSilence time.Duration `mapstructure:"lorawan_max_silence"`
 	// FUOTA deployments: how often ChirpStack is asked, how long a deployment and the
@@ -283,6 +287,7 @@ func setDefaults(v *viper.Viper) {
 		"ota.campaign_in_flight":        200,
 		"ota.continuous_refresh":        "1m",
 		"ota.campaign_children_per_run": 1000,
+		"ota.devices_per_run":           50,
 		"ota.lorawan_max_silence":       "25h",
 		"ota.fuota_poll_interval":       "30s",
 		"ota.fuota_deployment_timeout":  "6h",
@@ -507,6 +512,9 @@ func (c *Config) validateOTA() error {
 	}
 	if o.CampaignChildrenPerRun < 1 || o.CampaignChildrenPerRun > 5000 {
 		return keyErr("ota.campaign_children_per_run", "must be between 1 and 5000 (Cadence history limits)")
+	}
+	if o.DevicesPerRun < 1 || o.DevicesPerRun > 200 {
+		return keyErr("ota.devices_per_run", "must be between 1 and 200 (one run's history holds every device's steps)")
 	}
 	return nil
 }

@@ -38,21 +38,59 @@ func TestRunIDFromCommandID(t *testing.T) {
 	}
 }
 
-// FuzzRunIDFromCommandID: whatever a device sends, a run id comes out only when the
-// command id is exactly what CommandID makes of it.
-func FuzzRunIDFromCommandID(f *testing.F) {
-	for _, s := range []string{"0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:1", "x:1", "", ":", "a:b:c", "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:10"} {
+// FuzzRouteFromCommandID: whatever a device sends, a route comes out only when the
+// command id is exactly what CommandID makes of a run id or of a GroupRoute.
+func FuzzRouteFromCommandID(f *testing.F) {
+	for _, s := range []string{"0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:1", "x:1", "", ":", "a:b:c", "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:10",
+		"5d7e0c4a-1b2f-4e3d-9a8b-7c6d5e4f3a21/0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01:4", "/:1", "a/b/c:1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		run, ok := otaflow.RunIDFromCommandID(s)
+		r, ok := otaflow.RouteFromCommandID(s)
 		if !ok {
 			return
 		}
-		if len(run) != 36 || !strings.HasPrefix(s, run+":") {
-			t.Fatalf("RunIDFromCommandID(%q) = %q", s, run)
+		prefix := r.RunID
+		if r.Group != "" {
+			prefix = otaflow.GroupRoute(r.Group, r.RunID)
+		}
+		i := strings.LastIndexByte(s, ':')
+		if len(r.RunID) != 36 || (r.Group != "" && len(r.Group) != 36) || s[:i] != prefix {
+			t.Fatalf("RouteFromCommandID(%q) = %+v", s, r)
 		}
 	})
+}
+
+func TestRouteFromCommandID(t *testing.T) {
+	const (
+		run   = "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01"
+		group = "5d7e0c4a-1b2f-4e3d-9a8b-7c6d5e4f3a21"
+	)
+	tests := []struct {
+		id   string
+		want otaflow.Route
+		ok   bool
+	}{
+		{otaflow.CommandID(run, otaflow.CommandSeqUpdate), otaflow.Route{RunID: run}, true},
+		{otaflow.CommandID(otaflow.GroupRoute(group, run), otaflow.CommandSeqQuietUpdate), otaflow.Route{Group: group, RunID: run}, true},
+		{group + "/" + run + "/" + run + ":1", otaflow.Route{}, false},
+		{"/" + run + ":1", otaflow.Route{}, false},
+		{group + "/:1", otaflow.Route{}, false},
+		{group + "/x:1", otaflow.Route{}, false},
+		{group + "/" + run + ":0", otaflow.Route{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := otaflow.RouteFromCommandID(tt.id)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("RouteFromCommandID(%q) = %+v, %v; want %+v, %v", tt.id, got, ok, tt.want, tt.ok)
+		}
+	}
+	if got := (otaflow.Route{Group: group, RunID: run}).WorkflowID("dev-1"); got != otaflow.GroupWorkflowID(group) {
+		t.Errorf("a member's report goes to %q", got)
+	}
+	if got := (otaflow.Route{RunID: run}).WorkflowID("dev-1"); got != otaflow.DeviceWorkflowID("dev-1") {
+		t.Errorf("a device run's report goes to %q", got)
+	}
 }
 
 // FuzzQuietProgress: a command id a device sends is quiet exactly when it is what

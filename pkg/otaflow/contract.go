@@ -69,22 +69,31 @@ const (
 func CommandID(runID string, seq int) string { return fmt.Sprintf("%s:%d", runID, seq) }
 
 // RunIDFromCommandID extracts the run id from a command id a device sent. It accepts only
-// what CommandID makes from a Cadence run id (a UUID): anything else cannot name a run.
+// what CommandID makes from a Cadence run id (a UUID) or a GroupRoute: anything else
+// cannot name a run.
 func RunIDFromCommandID(commandID string) (string, bool) {
+	r, ok := RouteFromCommandID(commandID)
+	return r.RunID, ok
+}
+
+// commandPrefix is what CommandID was given: the part before a sequence number in range.
+func commandPrefix(commandID string) (string, bool) {
 	i := strings.LastIndexByte(commandID, ':')
 	if i <= 0 {
 		return "", false
 	}
-	runID, seq := commandID[:i], commandID[i+1:]
-	if !isUUID(runID) || len(seq) == 0 || len(seq) > 4 || seq[0] == '0' {
+	prefix, seq := commandID[:i], commandID[i+1:]
+	if len(seq) == 0 || len(seq) > 4 || seq[0] == '0' {
 		return "", false
 	}
 	n, err := strconv.Atoi(seq)
 	if err != nil || n < 1 || n > maxCommandSeq {
 		return "", false
 	}
-	return runID, true
+	return prefix, true
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // isUUID accepts the canonical 8-4-4-4-12 hex form Cadence gives run ids.
 func isUUID(s string) bool {
@@ -153,6 +162,9 @@ type UpdateDeviceInput struct {
 	CampaignID string // empty for a single-device update
 	Firmware   FirmwareRef
 	Policy     UpdatePolicy
+	// InGroup: the device runs within an OTA_UPDATE_GROUP, under no id of its own, so its
+	// readiness check claims the device (see check_device_ready).
+	InGroup bool `json:",omitempty"`
 }
 
 // UpdateDeviceResult is the run's outcome.

@@ -39,6 +39,9 @@ type DispatchRequest struct {
 	AfterSeq int
 	ToSeq    int
 	Limit    int
+	// DispatchID names this dispatch, the same on every retry of it: the groups it
+	// starts are named after it (GroupKey), so a retry finds them instead of starting more.
+	DispatchID string `json:",omitempty"`
 }
 
 // DispatchResult says what dispatch_device_runs did.

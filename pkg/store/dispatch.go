@@ -31,3 +31,15 @@ type RunRef struct {
 	WorkflowID string
 	RunID      string
 }
+
+// Claim names the run that holds a device (Held) or held it last.
+type Claim struct {
+	WorkflowID string
+	RunID      string
+	Held       bool
+}
+
+// Holds says whether the claim is held by the run named.
+func (c Claim) Holds(workflowID, runID string) bool {
+	return c.Held && c.WorkflowID == workflowID && c.RunID == runID
+}

@@ -125,4 +125,13 @@ type Store interface {
 	RunProgress(ctx context.Context, tenantID, deviceID string) (otaflow.RunProgress, error)
 	// RecordOutcome writes a run's result in one transaction.
 	RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error
+	// ClaimDevice claims a device for a run unless another run holds it; it returns the
+	// claim as it stands after. RecordOutcome releases the run's claim.
+	ClaimDevice(ctx context.Context, tenantID, deviceID, workflowID, runID string) (Claim, error)
+	// DeviceClaim reads a device's claim: the run that holds it, or held it last.
+	DeviceClaim(ctx context.Context, tenantID, deviceID string) (Claim, bool, error)
+	// TakeOverClaim moves a claim whose run has closed to another run.
+	TakeOverClaim(ctx context.Context, tenantID, deviceID string, from Claim, workflowID, runID string) (bool, error)
+	// ReleaseClaim releases a device's claim if the run named holds it.
+	ReleaseClaim(ctx context.Context, tenantID, deviceID, workflowID, runID string) error
 }

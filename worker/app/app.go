@@ -69,11 +69,11 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 	metrics := devicefeed.NewMetrics(reg)
 
 	deviceActs := &otaupdate.Activities{
-		Store: st, Publisher: bus, Now: time.Now, Logger: log,
+		Store: st, Runs: conn, Publisher: bus, Now: time.Now, Logger: log,
 		URLs: firmwarelink.New(cfg.Firmware.URLSigningKey, cfg.HTTP.PublicURL), LinkTTL: cfg.Firmware.URLTTL,
 		Manifests: signing.New(st, secrets),
 	}
-	campaignActs := &campaign.Activities{Store: st, Runs: conn, TaskList: cfg.Cadence.TaskList,
+	campaignActs := &campaign.Activities{Store: st, Runs: conn, TaskList: cfg.Cadence.TaskList, DevicesPerRun: cfg.OTA.DevicesPerRun,
 		Webhooks: &webhook.Notifier{Store: st, Cadence: conn, TaskList: cfg.Cadence.TaskList}}
 	webhookActs := &webhook.Activities{Store: st, HTTP: webhook.NewHTTPClient(cfg.Webhooks.AllowPrivateTargets)}
 	chirpClients := chirpstack.NewClients(cfg.LoRaWAN.AllowLocalAddresses)

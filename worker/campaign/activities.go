@@ -53,6 +53,9 @@ type Activities struct {
 	// Runs starts the device runs a campaign dispatches, on TaskList.
 	Runs     RunStarter
 	TaskList string
+	// DevicesPerRun is how many IP devices one workflow run updates (ota.devices_per_run):
+	// above 1, a dispatch starts OTA_UPDATE_GROUP runs of up to that many devices.
+	DevicesPerRun int
 }
 
 // ListCampaignDevices is list_campaign_devices: the next page in dispatch order.

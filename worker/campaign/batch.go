@@ -30,6 +30,7 @@ type batchRun struct {
 	dispatchedHere int           // device runs this execution dispatched
 	cycles         int           // waits this execution went through
 	collections    int           // numbers the collections (their acknowledgement ids)
+	dispatches     int           // numbers the dispatches (their group keys)
 	collectWait    time.Duration // grows while collections find nothing
 	nextSweep      time.Time
 	lastRefresh    time.Time

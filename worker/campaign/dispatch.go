@@ -74,7 +74,8 @@ func (r *batchRun) dispatchBatch(ctx workflow.Context, n int, rate float64) erro
 	retries := r.p.Retries[:min(n, len(r.p.Retries))]
 	req := otaflow.DispatchRequest{TenantID: r.in.TenantID, CampaignID: r.in.CampaignID, Firmware: r.in.Firmware,
 		Policy: rollout.DevicePolicy(r.in.Rollout, r.in.Policy), Retries: retries, AfterSeq: r.p.AfterSeq,
-		ToSeq: r.waveEnd(), Limit: n}
+		ToSeq: r.waveEnd(), Limit: n, DispatchID: fmt.Sprintf("%s:%d", r.runID, r.dispatches)}
+	r.dispatches++
 	var res otaflow.DispatchResult
 	if err := local(ctx, otaflow.ActivityDispatchDeviceRuns, r.acts.DispatchDeviceRuns, req, &res); err != nil {
 		return fmt.Errorf("dispatch device runs: %w", err)

@@ -78,7 +78,11 @@ func (a *Activities) DispatchDeviceRuns(ctx context.Context, req otaflow.Dispatc
 	if read < req.Limit-len(req.Retries) {
 		res.AfterSeq = max(res.AfterSeq, req.ToSeq)
 	}
-	started, refused, err := a.start(ctx, req, toStart)
+	start := a.start
+	if a.DevicesPerRun > 1 && req.DispatchID != "" {
+		start = a.startGroups
+	}
+	started, refused, err := start(ctx, req, toStart)
 	// Whatever started is recorded even when some starts failed: the retry finds it.
 	if rerr := a.Store.RecordDispatch(ctx, req.TenantID, req.CampaignID, started, refused, model.StateRejected,
 		otaflow.ReasonUpdateInProgress); rerr != nil {
@@ -137,6 +141,53 @@ func (a *Activities) start(ctx context.Context, req otaflow.DispatchRequest, row
 	return started, refused, firstErr
 }
 
+// startGroups starts the runs of rows in groups of DevicesPerRun, startParallel groups at
+// a time. A group claims its devices as each one is checked, so no device is refused
+// here; a start that failed leaves its devices undispatched, for the retry.
+func (a *Activities) startGroups(ctx context.Context, req otaflow.DispatchRequest, rows []store.DispatchRow) ([]store.StartedRun, []string, error) {
+	dom := domain(ctx)
+	groups := slices.Collect(slices.Chunk(rows, a.DevicesPerRun))
+	var (
+		mu       sync.Mutex
+		started  []store.StartedRun
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	work := make(chan int)
+	for range min(startParallel, len(groups)) {
+		wg.Go(func() {
+			for i := range work {
+				key := otaflow.GroupKey(req.DispatchID, i)
+				in := otaflow.UpdateGroupInput{TenantID: req.TenantID, CampaignID: req.CampaignID, Key: key,
+					Firmware: req.Firmware, Policy: req.Policy, DeviceIDs: make([]string, len(groups[i]))}
+				for j, row := range groups[i] {
+					in.DeviceIDs[j] = row.DeviceID
+				}
+				wfID := otaflow.GroupWorkflowID(key)
+				runID, err := a.Runs.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: dom, TaskList: a.TaskList,
+					WorkflowType: otaflow.UpdateGroupWorkflow, WorkflowID: wfID, CampaignID: req.CampaignID,
+					Timeout: req.Policy.RunTimeout(), DecisionTimeout: otaflow.DecisionTimeout, Input: in, RequestID: key})
+				mu.Lock()
+				switch {
+				case err == nil:
+					for _, id := range in.DeviceIDs {
+						started = append(started, store.StartedRun{DeviceID: id, WorkflowID: wfID, RunID: runID})
+					}
+				case firstErr == nil:
+					firstErr = fmt.Errorf("start group %s of %d devices: %w", wfID, len(in.DeviceIDs), err)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range groups {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return started, nil, firstErr
+}
+
 // CollectOutcomes is collect_campaign_outcomes: it acknowledges the outcomes recorded
 // since the last collection (repeatable with the same acknowledgement id) and sums them
 // up; failures come one by one, for the retry rules. It may first sweep the runs in
@@ -183,13 +234,38 @@ func (a *Activities) sweep(ctx context.Context, req otaflow.CollectRequest) erro
 	if err != nil || len(runs) == 0 {
 		return err
 	}
-	ended, err := a.each(ctx, runs, func(ctx context.Context, dom string, r store.RunRef) (bool, error) {
+	// A group holds many devices: ask about it once.
+	closed, err := a.each(ctx, uniqueRuns(runs), func(ctx context.Context, dom string, r store.RunRef) (bool, error) {
 		return a.Runs.RunClosed(ctx, dom, r.WorkflowID, r.RunID)
 	})
-	if err != nil || len(ended) == 0 {
+	if err != nil || len(closed) == 0 {
 		return err
 	}
+	isClosed := map[[2]string]bool{}
+	for _, r := range closed {
+		isClosed[[2]string{r.WorkflowID, r.RunID}] = true
+	}
+	var ended []store.RunRef
+	for _, r := range runs {
+		if isClosed[[2]string{r.WorkflowID, r.RunID}] {
+			ended = append(ended, r)
+		}
+	}
 	return a.Store.EndRuns(ctx, req.TenantID, req.CampaignID, ended, model.StateCanceled, otaflow.ReasonRunEnded)
+}
+
+// uniqueRuns is runs with one entry per workflow run: a group or a FUOTA deployment
+// holds many devices.
+func uniqueRuns(runs []store.RunRef) []store.RunRef {
+	seen := map[[2]string]bool{}
+	var unique []store.RunRef
+	for _, r := range runs {
+		if k := [2]string{r.WorkflowID, r.RunID}; !seen[k] {
+			seen[k] = true
+			unique = append(unique, r)
+		}
+	}
+	return unique
 }
 
 // CancelDeviceRuns is cancel_device_runs: every run the campaign has in flight is asked
@@ -199,16 +275,7 @@ func (a *Activities) CancelDeviceRuns(ctx context.Context, req otaflow.CancelRun
 	if err != nil {
 		return 0, err
 	}
-	// A FUOTA deployment holds many devices: ask it once.
-	seen := map[[2]string]bool{}
-	var unique []store.RunRef
-	for _, r := range runs {
-		if k := [2]string{r.WorkflowID, r.RunID}; !seen[k] {
-			seen[k] = true
-			unique = append(unique, r)
-		}
-	}
-	asked, err := a.each(ctx, unique, func(ctx context.Context, dom string, r store.RunRef) (bool, error) {
+	asked, err := a.each(ctx, uniqueRuns(runs), func(ctx context.Context, dom string, r store.RunRef) (bool, error) {
 		return true, a.Runs.CancelRun(ctx, dom, r.WorkflowID, r.RunID)
 	})
 	return len(asked), err

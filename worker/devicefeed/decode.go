@@ -31,18 +31,18 @@ func poisonf(format string, args ...any) error {
 }
 
 // DecodeReport decodes a Report and names the run it answers.
-func DecodeReport(payload []byte) (otaflow.DeviceReport, string, error) {
+func DecodeReport(payload []byte) (otaflow.DeviceReport, otaflow.Route, error) {
 	var rep devicev1.Report
 	if err := proto.Unmarshal(payload, &rep); err != nil {
-		return otaflow.DeviceReport{}, "", poisonf("undecodable report: %v", err)
+		return otaflow.DeviceReport{}, otaflow.Route{}, poisonf("undecodable report: %v", err)
 	}
-	runID, ok := otaflow.RunIDFromCommandID(rep.GetCommandId())
+	run, ok := otaflow.RouteFromCommandID(rep.GetCommandId())
 	if !ok {
-		return otaflow.DeviceReport{}, "", poisonf("command id %.80q names no run", rep.GetCommandId())
+		return otaflow.DeviceReport{}, otaflow.Route{}, poisonf("command id %.80q names no run", rep.GetCommandId())
 	}
 	status := reportStatus(rep.GetStatus())
 	if status == "" {
-		return otaflow.DeviceReport{}, "", poisonf("unknown report status %d", rep.GetStatus())
+		return otaflow.DeviceReport{}, otaflow.Route{}, poisonf("unknown report status %d", rep.GetStatus())
 	}
 	out := otaflow.DeviceReport{
 		CommandID:       rep.GetCommandId(),
@@ -56,29 +56,29 @@ func DecodeReport(payload []byte) (otaflow.DeviceReport, string, error) {
 		BootCount:       rep.GetBootCount(),
 	}
 	if err := checkFields(out.FirmwareVersion, out.ImageSHA256, out.ErrorCode); err != nil {
-		return otaflow.DeviceReport{}, "", err
+		return otaflow.DeviceReport{}, otaflow.Route{}, err
 	}
-	return out, runID, nil
+	return out, run, nil
 }
 
 // DecodeStatus decodes a Status as a restated report and names the run it goes to: the
 // run that asked (request_id) or, unprompted, the run whose command it restates.
-func DecodeStatus(payload []byte) (otaflow.DeviceReport, string, error) {
+func DecodeStatus(payload []byte) (otaflow.DeviceReport, otaflow.Route, error) {
 	var st devicev1.Status
 	if err := proto.Unmarshal(payload, &st); err != nil {
-		return otaflow.DeviceReport{}, "", poisonf("undecodable status: %v", err)
+		return otaflow.DeviceReport{}, otaflow.Route{}, poisonf("undecodable status: %v", err)
 	}
 	route := st.GetRequestId()
 	if route == "" {
 		route = st.GetCommandId()
 	}
-	runID, ok := otaflow.RunIDFromCommandID(route)
+	run, ok := otaflow.RouteFromCommandID(route)
 	if !ok {
-		return otaflow.DeviceReport{}, "", poisonf("status names no run (request %.80q, command %.80q)",
+		return otaflow.DeviceReport{}, otaflow.Route{}, poisonf("status names no run (request %.80q, command %.80q)",
 			st.GetRequestId(), st.GetCommandId())
 	}
 	if c := st.GetCommandId(); c != "" {
-		if _, ok := otaflow.RunIDFromCommandID(c); !ok {
+		if _, ok := otaflow.RouteFromCommandID(c); !ok {
 			// Not one of ours (a command id from before, or garbage): the device knows none.
 			st.CommandId, st.CommandStatus = "", devicev1.ReportStatus_REPORT_STATUS_UNSPECIFIED
 		}
@@ -96,9 +96,9 @@ func DecodeStatus(payload []byte) (otaflow.DeviceReport, string, error) {
 		RequestID:       st.GetRequestId(),
 	}
 	if err := checkFields(out.FirmwareVersion, out.ImageSHA256, out.ErrorCode); err != nil {
-		return otaflow.DeviceReport{}, "", err
+		return otaflow.DeviceReport{}, otaflow.Route{}, err
 	}
-	return out, runID, nil
+	return out, run, nil
 }
 
 // HeartbeatFields is a heartbeat's content, checked.

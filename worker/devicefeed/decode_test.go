@@ -12,7 +12,10 @@ import (
 	devicev1 "github.com/otaplane/ota/proto/device/v1"
 )
 
-const runID = "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01"
+const (
+	runID    = "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d01"
+	groupKey = "5d7e0c4a-1b2f-4e3d-9a8b-7c6d5e4f3a21"
+)
 
 func marshal(t testing.TB, m proto.Message) []byte {
 	t.Helper()
@@ -34,6 +37,8 @@ func TestDecodeReport(t *testing.T) {
 		{"good", func(*devicev1.Report) {}, true},
 		{"run id not a uuid", func(r *devicev1.Report) { r.CommandId = "not-a-uuid:1" }, false},
 		{"no sequence", func(r *devicev1.Report) { r.CommandId = runID }, false},
+		{"group without its run", func(r *devicev1.Report) { r.CommandId = groupKey + "/:1" }, false},
+		{"group key not a uuid", func(r *devicev1.Report) { r.CommandId = "g/" + runID + ":1" }, false},
 		{"unknown status", func(r *devicev1.Report) { r.Status = 99 }, false},
 		{"unspecified status", func(r *devicev1.Report) { r.Status = 0 }, false},
 		{"NUL in version", func(r *devicev1.Report) { r.FirmwareVersion = "1.1\x00" }, false},
@@ -50,8 +55,8 @@ func TestDecodeReport(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || run != runID || rep.Status != otaflow.ReportInstalled || rep.BootCount != 7 {
-				t.Fatalf("DecodeReport = %+v, %q, %v", rep, run, err)
+			if err != nil || run != (otaflow.Route{RunID: runID}) || rep.Status != otaflow.ReportInstalled || rep.BootCount != 7 {
+				t.Fatalf("DecodeReport = %+v, %+v, %v", rep, run, err)
 			}
 			if len(rep.ErrorMessage) > maxErrorMessageLen || strings.ContainsRune(rep.ErrorMessage, 0) {
 				t.Fatalf("error message not cleaned: %q", rep.ErrorMessage)
@@ -78,19 +83,22 @@ func TestDecodeStatus(t *testing.T) {
 	tests := []struct {
 		name    string
 		st      *devicev1.Status
-		run     string
+		run     otaflow.Route
 		command string
 		ok      bool
 	}{
 		{"answer routes by request", &devicev1.Status{RequestId: runID + ":10", CommandId: "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d02:1",
-			CommandStatus: devicev1.ReportStatus_REPORT_STATUS_INSTALLED}, runID, "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d02:1", true},
+			CommandStatus: devicev1.ReportStatus_REPORT_STATUS_INSTALLED}, otaflow.Route{RunID: runID}, "0b6c3f4e-8f43-4c55-9d8e-2f1a6b7c9d02:1", true},
 		{"unprompted routes by command", &devicev1.Status{CommandId: runID + ":1",
-			CommandStatus: devicev1.ReportStatus_REPORT_STATUS_DOWNLOADING}, runID, runID + ":1", true},
+			CommandStatus: devicev1.ReportStatus_REPORT_STATUS_DOWNLOADING}, otaflow.Route{RunID: runID}, runID + ":1", true},
+		{"a group member's answer routes to its group", &devicev1.Status{RequestId: groupKey + "/" + runID + ":10",
+			CommandId: groupKey + "/" + runID + ":4", CommandStatus: devicev1.ReportStatus_REPORT_STATUS_INSTALLED},
+			otaflow.Route{Group: groupKey, RunID: runID}, groupKey + "/" + runID + ":4", true},
 		{"a foreign command id means none", &devicev1.Status{RequestId: runID + ":11", CommandId: "cmd-42",
-			CommandStatus: devicev1.ReportStatus_REPORT_STATUS_INSTALLED}, runID, "", true},
-		{"names no run", &devicev1.Status{CommandId: "cmd-42"}, "", "", false},
-		{"nothing at all", &devicev1.Status{}, "", "", false},
-		{"NUL in version", &devicev1.Status{RequestId: runID + ":10", FirmwareVersion: "\x00"}, "", "", false},
+			CommandStatus: devicev1.ReportStatus_REPORT_STATUS_INSTALLED}, otaflow.Route{RunID: runID}, "", true},
+		{"names no run", &devicev1.Status{CommandId: "cmd-42"}, otaflow.Route{}, "", false},
+		{"nothing at all", &devicev1.Status{}, otaflow.Route{}, "", false},
+		{"NUL in version", &devicev1.Status{RequestId: runID + ":10", FirmwareVersion: "\x00"}, otaflow.Route{}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +110,7 @@ func TestDecodeStatus(t *testing.T) {
 				return
 			}
 			if err != nil || run != tt.run || rep.CommandID != tt.command || !rep.Restated || rep.RequestID != tt.st.GetRequestId() {
-				t.Fatalf("DecodeStatus = %+v, %q, %v", rep, run, err)
+				t.Fatalf("DecodeStatus = %+v, %+v, %v", rep, run, err)
 			}
 		})
 	}
@@ -151,7 +159,13 @@ func checkSafe(t *testing.T, rep otaflow.DeviceReport) {
 	}
 }
 
+// validRoute: a decoded message names a run id, and a group key only as a UUID too.
+func validRoute(r otaflow.Route) bool {
+	return len(r.RunID) == 36 && (r.Group == "" || len(r.Group) == 36)
+}
+
 func FuzzDecodeReport(f *testing.F) {
+	f.Add(marshal(f, &devicev1.Report{CommandId: groupKey + "/" + runID + ":4", Status: devicev1.ReportStatus_REPORT_STATUS_INSTALLED}))
 	f.Add(marshal(f, &devicev1.Report{CommandId: runID + ":1", Status: devicev1.ReportStatus_REPORT_STATUS_INSTALLED, FirmwareVersion: "1.0.0"}))
 	f.Add(withInvalidUTF8(f))
 	f.Add([]byte{})
@@ -164,8 +178,8 @@ func FuzzDecodeReport(f *testing.F) {
 			}
 			return
 		}
-		if len(run) != 36 {
-			t.Fatalf("run %q", run)
+		if !validRoute(run) {
+			t.Fatalf("run %+v", run)
 		}
 		checkSafe(t, rep)
 	})
@@ -183,8 +197,8 @@ func FuzzDecodeStatus(f *testing.F) {
 			}
 			return
 		}
-		if len(run) != 36 || !rep.Restated {
-			t.Fatalf("run %q, %+v", run, rep)
+		if !validRoute(run) || !rep.Restated {
+			t.Fatalf("run %+v, %+v", run, rep)
 		}
 		checkSafe(t, rep)
 	})

@@ -118,7 +118,7 @@ type parked struct {
 
 type pending struct {
 	key    deviceKey
-	runID  string
+	route  otaflow.Route
 	report otaflow.DeviceReport
 }
 
@@ -206,12 +206,12 @@ func (r *Reports) decode(m inbound) (pending, bool) {
 	if m.kind == topic.KindStatus {
 		decode = DecodeStatus
 	}
-	rep, runID, err := decode(m.payload)
+	rep, route, err := decode(m.payload)
 	if err != nil {
 		r.drops.drop("bad_payload", err, zap.String("tenant_id", m.key.tenant), zap.String("device_id", m.key.device))
 		return pending{}, false
 	}
-	return pending{key: m.key, runID: runID, report: rep}, true
+	return pending{key: m.key, route: route, report: rep}, true
 }
 
 // deliver makes one attempt to signal the run; false means try again later. Progress on
@@ -222,19 +222,24 @@ func (r *Reports) deliver(p pending) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
 	defer cancel()
-	err := r.signaler.SignalWorkflow(ctx, p.key.tenant, otaflow.DeviceWorkflowID(p.key.device), p.runID,
-		otaflow.SignalDeviceReport, p.report)
+	// A group's member is named by the topic, never by the payload: a device reaches only
+	// its own place in a group.
+	signal, arg := otaflow.SignalDeviceReport, any(p.report)
+	if p.route.Group != "" {
+		signal, arg = otaflow.SignalMemberReport, otaflow.MemberReport{DeviceID: p.key.device, Report: p.report}
+	}
+	err := r.signaler.SignalWorkflow(ctx, p.key.tenant, p.route.WorkflowID(p.key.device), p.route.RunID, signal, arg)
 	if err != nil {
 		reason, permanent := permanentSignalError(err)
 		switch {
 		case reason == "run_closed":
 			// A late or repeated report for a run that has ended: expected, not poison.
 			r.metrics.Dropped.WithLabelValues(reason).Inc()
-			r.log.Debug("report for a closed run dropped", zap.String("device_id", p.key.device), zap.String("run_id", p.runID))
+			r.log.Debug("report for a closed run dropped", zap.String("device_id", p.key.device), zap.String("run_id", p.route.RunID))
 			return true
 		case permanent:
 			r.drops.drop(reason, err, zap.String("tenant_id", p.key.tenant), zap.String("device_id", p.key.device),
-				zap.String("run_id", p.runID))
+				zap.String("run_id", p.route.RunID))
 			return true
 		}
 		r.log.Debug("report delivery deferred", zap.String("tenant_id", p.key.tenant), zap.String("device_id", p.key.device),
@@ -245,7 +250,7 @@ func (r *Reports) deliver(p pending) bool {
 	if st, ok := p.report.Status.ProgressState(); ok && !p.report.Restated {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := r.store.AdvanceRun(ctx, p.key.tenant, p.key.device, p.runID, st); err != nil {
+		if err := r.store.AdvanceRun(ctx, p.key.tenant, p.key.device, p.route.RunID, st); err != nil {
 			r.log.Warn("progress not recorded", zap.String("device_id", p.key.device), zap.Error(err))
 		}
 	}
@@ -265,7 +270,7 @@ func (r *Reports) recordQuiet(p pending) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
 	defer cancel()
-	if err := r.store.RecordRunProgress(ctx, p.key.tenant, p.key.device, p.runID, p.report.CommandID, st, percent); err != nil {
+	if err := r.store.RecordRunProgress(ctx, p.key.tenant, p.key.device, p.route.RunID, p.report.CommandID, st, percent); err != nil {
 		r.log.Warn("progress not recorded; signaling it", zap.String("device_id", p.key.device), zap.Error(err))
 		return false
 	}

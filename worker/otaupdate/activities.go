@@ -28,6 +28,14 @@ type DeviceStore interface {
 	AdvanceCampaignDevice(ctx context.Context, tenantID, campaignID, deviceID string, state model.DeviceState, reason, workflowID, runID string) error
 	RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) error
 	RunProgress(ctx context.Context, tenantID, deviceID string) (otaflow.RunProgress, error)
+	ClaimDevice(ctx context.Context, tenantID, deviceID, workflowID, runID string) (store.Claim, error)
+	TakeOverClaim(ctx context.Context, tenantID, deviceID string, from store.Claim, workflowID, runID string) (bool, error)
+	ReleaseClaim(ctx context.Context, tenantID, deviceID, workflowID, runID string) error
+}
+
+// RunLookup asks Cadence whether a run has closed (pkg/cadenceclient.Conn).
+type RunLookup interface {
+	RunClosed(ctx context.Context, domain, workflowID, runID string) (bool, error)
 }
 
 // Publisher delivers one MQTT message and returns once the broker acknowledged it.
@@ -50,6 +58,7 @@ type ManifestSigner interface {
 // Activities holds the dependencies of the device activities.
 type Activities struct {
 	Store     DeviceStore
+	Runs      RunLookup
 	Publisher Publisher
 	URLs      URLSigner
 	Manifests ManifestSigner
@@ -60,9 +69,10 @@ type Activities struct {
 	Logger  *zap.Logger
 }
 
-// CheckDeviceReady is check_device_ready: exists, model matches, online, battery, version.
-// A campaign's device is recorded CHECKING only when it is not ready: a ready one is
-// COMMANDED a moment later, and the write in between would cost a commit per run.
+// CheckDeviceReady is check_device_ready: exists, model matches, online, battery, version,
+// and no other update holds the device (see claim). A campaign's device is recorded
+// CHECKING only when it is not ready: a ready one is COMMANDED a moment later, and the
+// write in between would cost a commit per run.
 func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDeviceInput) (otaflow.ReadyCheck, error) {
 	d, err := a.Store.GetDevice(ctx, in.TenantID, in.DeviceID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -71,15 +81,63 @@ func (a *Activities) CheckDeviceReady(ctx context.Context, in otaflow.UpdateDevi
 	if err != nil {
 		return otaflow.ReadyCheck{}, err
 	}
+	info := activity.GetInfo(ctx)
 	ready := devicerun.Readiness(d, in.Firmware, in.Policy, a.Now())
+	if ready.Ready {
+		free, err := a.claim(ctx, in, info)
+		if err != nil {
+			return otaflow.ReadyCheck{}, err
+		}
+		if !free {
+			ready.Ready, ready.Reason = false, otaflow.ReasonUpdateInProgress
+		}
+	}
 	if in.CampaignID != "" && !ready.Ready {
-		info := activity.GetInfo(ctx)
 		if err := a.Store.AdvanceCampaignDevice(ctx, in.TenantID, in.CampaignID, in.DeviceID, model.StateChecking, "",
 			info.WorkflowExecution.ID, info.WorkflowExecution.RunID); err != nil {
 			return otaflow.ReadyCheck{}, err
 		}
 	}
 	return ready, nil
+}
+
+// claim makes the run the device's only update, or says another one holds it. Every run
+// claims its device in the database before it commands it; a claim whose run has closed
+// without releasing it is taken over. A run in a group also asks Cadence about the
+// device's own workflow id, which runs that never claim hold (those started before
+// claims existed); it asks after claiming, so that of two runs that start together at
+// least one sees the other.
+func (a *Activities) claim(ctx context.Context, in otaflow.UpdateDeviceInput, info activity.Info) (bool, error) {
+	wf, run := info.WorkflowExecution.ID, info.WorkflowExecution.RunID
+	c, err := a.Store.ClaimDevice(ctx, in.TenantID, in.DeviceID, wf, run)
+	if err != nil {
+		return false, err
+	}
+	if !c.Holds(wf, run) {
+		closed, err := a.Runs.RunClosed(ctx, info.WorkflowDomain, c.WorkflowID, c.RunID)
+		if err != nil {
+			return false, fmt.Errorf("look at %s, which holds %s: %w", c.WorkflowID, in.DeviceID, err)
+		}
+		if !closed {
+			return false, nil
+		}
+		took, err := a.Store.TakeOverClaim(ctx, in.TenantID, in.DeviceID, c, wf, run)
+		if err != nil || !took {
+			// Someone else moved it meanwhile: the activity's retry looks again.
+			return false, errors.Join(err, fmt.Errorf("claim of %s changed while taken over", in.DeviceID))
+		}
+	}
+	if !in.InGroup {
+		return true, nil
+	}
+	closed, err := a.Runs.RunClosed(ctx, info.WorkflowDomain, otaflow.DeviceWorkflowID(in.DeviceID), "")
+	if err != nil {
+		return false, fmt.Errorf("look at %s's own runs: %w", in.DeviceID, err)
+	}
+	if closed {
+		return true, nil
+	}
+	return false, a.Store.ReleaseClaim(ctx, in.TenantID, in.DeviceID, wf, run)
 }
 
 // SendMQTTCommand is send_mqtt_command: one command, QoS 1, on the device's command topic.

@@ -182,7 +182,7 @@ func (l *listener) stop() {
 
 // probe sends a status request and returns its command id.
 func (r *run) probe(ctx workflow.Context) (string, error) {
-	id := otaflow.CommandID(r.runID, otaflow.CommandSeqStatusRequest+r.probes)
+	id := otaflow.CommandID(r.route, otaflow.CommandSeqStatusRequest+r.probes)
 	r.probes++
 	req := otaflow.CommandRequest{TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID,
 		CommandID: id, RequestStatus: true, TTL: r.in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx)}

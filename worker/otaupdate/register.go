@@ -18,7 +18,9 @@ type Registry interface {
 // label the local-activity markers, and a step that keeps failing locally falls back to
 // the regular activity.
 func Register(r Registry, a *Activities) {
-	r.RegisterWorkflowWithOptions(NewFlow(a).Run, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
+	f := NewFlow(a)
+	r.RegisterWorkflowWithOptions(f.Run, workflow.RegisterOptions{Name: otaflow.UpdateDeviceWorkflow})
+	r.RegisterWorkflowWithOptions(f.RunGroup, workflow.RegisterOptions{Name: otaflow.UpdateGroupWorkflow})
 	for name, fn := range map[string]interface{}{
 		otaflow.ActivityCheckDeviceReady:  a.CheckDeviceReady,
 		otaflow.ActivitySendMQTTCommand:   a.SendMQTTCommand,

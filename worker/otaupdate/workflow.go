@@ -109,9 +109,12 @@ func NewFlow(a *Activities) *Flow { return &Flow{acts: a} }
 
 // run is the state of one execution; every field changes only in workflow code.
 type run struct {
-	acts      *Activities
-	in        otaflow.UpdateDeviceInput
-	runID     string
+	acts  *Activities
+	in    otaflow.UpdateDeviceInput
+	wfID  string
+	runID string
+	// route starts the run's command ids: its run id, or a member's GroupRoute.
+	route     string
 	state     model.DeviceState
 	reason    string
 	from      string
@@ -151,7 +154,8 @@ func (r *run) snapshot() (otaflow.DeviceRunState, error) {
 // ROLLING_BACK → ROLLED_BACK (or FAILED).
 func (f *Flow) Run(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.UpdateDeviceResult, error) {
 	info := workflow.GetInfo(ctx)
-	r := &run{acts: f.acts, in: in, runID: info.WorkflowExecution.RunID}
+	r := &run{acts: f.acts, in: in, wfID: info.WorkflowExecution.ID, runID: info.WorkflowExecution.RunID,
+		route: info.WorkflowExecution.RunID}
 	r.enter(ctx, model.StatePending, "")
 	if err := workflow.SetQueryHandler(ctx, otaflow.QueryState, r.snapshot); err != nil {
 		return otaflow.UpdateDeviceResult{}, fmt.Errorf("register query: %w", err)
@@ -172,17 +176,23 @@ func (f *Flow) Run(ctx workflow.Context, in otaflow.UpdateDeviceInput) (otaflow.
 	if err != nil {
 		return otaflow.UpdateDeviceResult{}, err
 	}
-	// Cleanup and the final record must run even when the run was canceled.
+	return r.finish(ctx, outcome)
+}
+
+// finish tells the device to drop a command the run abandons and records the outcome.
+// Both run even when the run was canceled.
+func (r *run) finish(ctx workflow.Context, outcome outcome) (otaflow.UpdateDeviceResult, error) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	if outcome.cancelCommand {
 		r.sendCancel(dctx)
 	}
 	r.reason = outcome.reason
 	r.enter(dctx, outcome.state, outcome.reason)
+	in := r.in
 	rec := otaflow.OutcomeRequest{
 		TenantID: in.TenantID, DeviceID: in.DeviceID, CampaignID: in.CampaignID, Firmware: in.Firmware,
 		State: outcome.state, Reason: outcome.reason, FromVersion: r.from, Installed: outcome.installed,
-		RunningVersion: r.running, WorkflowID: info.WorkflowExecution.ID, RunID: r.runID,
+		RunningVersion: r.running, WorkflowID: r.wfID, RunID: r.runID,
 	}
 	if err := r.step(dctx, otaflow.ActivityUpdateDevice, r.acts.UpdateDevice, rec, nil, recordOptions()); err != nil {
 		return otaflow.UpdateDeviceResult{}, fmt.Errorf("record outcome %s: %w", outcome.state, err)
@@ -221,7 +231,7 @@ func (r *run) execute(ctx workflow.Context, reports workflow.Channel) (outcome, 
 	if r.quiet {
 		seq = otaflow.CommandSeqQuietUpdate
 	}
-	r.commandID = otaflow.CommandID(r.runID, seq)
+	r.commandID = otaflow.CommandID(r.route, seq)
 	cmd := r.updateCommand(ctx)
 	err = r.step(ctx, otaflow.ActivitySendMQTTCommand, r.acts.SendMQTTCommand, cmd, nil, commandOptions())
 	switch {
@@ -327,7 +337,7 @@ func (r *run) rollback(ctx workflow.Context, reports workflow.Channel, failure s
 	r.enter(ctx, model.StateRollingBack, failure)
 	// Rollback must complete even if the run is canceled meanwhile.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	cmdID := otaflow.CommandID(r.runID, otaflow.CommandSeqRollback)
+	cmdID := otaflow.CommandID(r.route, otaflow.CommandSeqRollback)
 	req := otaflow.CommandRequest{
 		TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID, CommandID: cmdID,
 		Firmware: r.in.Firmware, RollbackVersion: r.from, TTL: r.in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
@@ -363,7 +373,7 @@ func (r *run) sendCancel(ctx workflow.Context) {
 	opts := commandOptions()
 	opts.RetryPolicy.MaximumAttempts = 3
 	req := otaflow.CommandRequest{
-		TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CommandID: otaflow.CommandID(r.runID, otaflow.CommandSeqCancel),
+		TenantID: r.in.TenantID, DeviceID: r.in.DeviceID, CommandID: otaflow.CommandID(r.route, otaflow.CommandSeqCancel),
 		CancelsCommand: r.commandID, TTL: r.in.Policy.CommandTTL, IssuedAt: workflow.Now(ctx),
 	}
 	if err := r.step(ctx, otaflow.ActivitySendMQTTCommand, r.acts.SendMQTTCommand, req, nil, opts); err != nil {

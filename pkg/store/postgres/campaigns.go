@@ -417,6 +417,9 @@ func (s *Store) RecordOutcome(ctx context.Context, r otaflow.OutcomeRequest) err
 			string(r.State), r.Reason, r.RunningVersion, r.WorkflowID, r.RunID).Error; err != nil {
 			return classify(err)
 		}
+		if err := tx.Exec(releaseClaim, r.TenantID, r.DeviceID, r.WorkflowID, r.RunID).Error; err != nil {
+			return classify(err)
+		}
 		if r.CampaignID == "" {
 			return nil
 		}

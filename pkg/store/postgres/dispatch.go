@@ -281,6 +281,13 @@ func (s *Store) EndRuns(ctx context.Context, tenantID, campaignID string, runs [
 		state.Rank()).Error; err != nil {
 		return fmt.Errorf("end %d runs of campaign %s: %w", len(runs), campaignID, classify(err))
 	}
+	// Their runs are closed: what they claimed is free.
+	if err := s.conn(ctx).Exec(`UPDATE device_claims c SET held = false
+		FROM unnest(?::text[], ?::text[], ?::text[]) AS v(device_id, wf, run)
+		WHERE c.tenant_id = ? AND c.device_id = v.device_id AND c.workflow_id = v.wf AND c.run_id = v.run AND c.held`,
+		textArray(ids), textArray(wfs), textArray(rids), tenantID).Error; err != nil {
+		return fmt.Errorf("release claims of %d ended runs of campaign %s: %w", len(runs), campaignID, classify(err))
+	}
 	return nil
 }
 
