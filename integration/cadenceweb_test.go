@@ -61,13 +61,16 @@ func TestAnswersLinkToCadenceWeb(t *testing.T) {
 	assert.Equal(t, runPage(domain, workflowID, runID, "summary"), dev["cadence_web_url"])
 
 	live := tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+fleet[0].ID+"/ota", nil)
+	assert.Equal(t, runPage(domain, workflowID, runID, "summary"), live["cadence_web_url"],
+		"a campaign's device: the group run it is a member of")
+	live = tn.mustDo(http.StatusOK, http.MethodGet, "/api/v1/devices/"+fleet[1].ID+"/ota", nil)
 	wantList := strings.TrimRight(cfg.Cadence.WebURL, "/") + "/domains/" + domain + "/workflows?" +
-		url.Values{"workflowId": {otaflow.DeviceWorkflowID(fleet[0].ID)}, "range": {"last-30-days"}}.Encode()
-	assert.Equal(t, wantList, live["cadence_web_url"], "the device's latest run: the list filtered to its workflow id")
+		url.Values{"workflowId": {otaflow.DeviceWorkflowID(fleet[1].ID)}, "range": {"last-30-days"}}.Encode()
+	assert.Equal(t, wantList, live["cadence_web_url"], "a single update's device: the list filtered to its workflow id")
 
 	t.Run("history in Cadence Web", func(t *testing.T) {
 		browser := chromium(t)
-		want := []string{otaflow.UpdateDeviceWorkflow, otaflow.SignalDeviceReport, otaflow.ActivityCheckDeviceReady,
+		want := []string{otaflow.UpdateGroupWorkflow, otaflow.SignalMemberReport, otaflow.ActivityCheckDeviceReady,
 			otaflow.ActivitySendMQTTCommand}
 		// The JSON view renders the whole history as text: the workflow type, each local
 		// activity's marker with its activity type, and each signal's name.

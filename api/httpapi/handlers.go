@@ -141,16 +141,19 @@ func (s *Server) deviceUpdateState(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
-	// The state comes from the device's latest run, or from the FUOTA deployment
-	// holding it; link to whichever answered.
-	workflowID := otaflow.DeviceWorkflowID(st.DeviceID)
-	if st.HeldBy != "" {
+	// The state comes from the device's latest run, from the group run it is a member
+	// of, or from the FUOTA deployment holding it; link to whichever answered.
+	workflowID, runID := otaflow.DeviceWorkflowID(st.DeviceID), ""
+	switch {
+	case st.HeldBy != "":
 		workflowID = st.HeldBy
+	case otaflow.IsGroupWorkflowID(st.WorkflowID):
+		workflowID, runID = st.WorkflowID, st.RunID
 	}
 	c.JSON(http.StatusOK, struct {
 		otaflow.DeviceRunState
 		webLink
-	}{st, s.webLink(t, workflowID, "")})
+	}{st, s.webLink(t, workflowID, runID)})
 }
 
 func (s *Server) deviceHistory(c *gin.Context) {

@@ -241,6 +241,10 @@ type DeviceRunState struct {
 	// HeldBy is set by a device hold (OTA_DEVICE_HOLD): the device's state lives in
 	// that FUOTA deployment run.
 	HeldBy string `json:"held_by,omitempty"`
+	// WorkflowID and RunID name the run that answered: the device's own, or the group
+	// run it is a member of.
+	WorkflowID string `json:"workflow_id,omitempty"`
+	RunID      string `json:"run_id,omitempty"`
 }
 
 // ReadyCheck is the result of check_device_ready.

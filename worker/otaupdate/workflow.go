@@ -142,7 +142,7 @@ func (r *run) snapshot() (otaflow.DeviceRunState, error) {
 	return devicerun.WithRecorded(otaflow.DeviceRunState{
 		DeviceID: r.in.DeviceID, CampaignID: r.in.CampaignID, State: r.state, Reason: r.reason,
 		FromVersion: r.from, TargetVersion: r.in.Firmware.Version, CommandID: r.commandID,
-		ProgressPercent: r.progress, History: h,
+		ProgressPercent: r.progress, History: h, WorkflowID: r.wfID, RunID: r.runID,
 	}, r.recorded), nil
 }
 

@@ -4,8 +4,11 @@ package report
 // cost, since every event is persisted and every decision task is a round trip through
 // matching, the worker and the history service.
 type HistoryCost struct {
-	// A sample of the campaign's device runs (evenly spread over it).
-	DeviceRunsSampled int     `json:"device_runs_sampled"`
+	// A sample of the campaign's workflow runs (evenly spread over it), and the device
+	// runs they held: a group run holds many. Per-device figures divide the sample's
+	// events by the device runs it held.
+	WorkflowRunsSampled int     `json:"workflow_runs_sampled"`
+	DeviceRunsSampled   int     `json:"device_runs_sampled"`
 	EventsPerRun      float64 `json:"events_per_device_run"`
 	DecisionsPerRun   float64 `json:"decision_tasks_per_device_run"`
 	SignalsPerRun     float64 `json:"signals_per_device_run"`

@@ -25,16 +25,18 @@ func (r *Results) progressTable(w mdWriter) {
 }
 
 func (r *Results) historyTable(w mdWriter) {
-	w("\n## Cadence history per device\n\nRead back from Cadence after the campaign: a sample of its device runs " +
-		"(evenly spread), and every execution of the campaign's own continue-as-new chain. Every event is a row " +
+	w("\n## Cadence history per device\n\nRead back from Cadence after the campaign: a sample of its workflow runs " +
+		"(evenly spread; a group run holds several device runs, and its events count for each of them in " +
+		"proportion), and every execution of the campaign's own continue-as-new chain. Every event is a row " +
 		"written by the history service; every decision task is a round trip through matching, the worker and the " +
 		"history service.\n\n")
-	w("| Run | Device runs read | Events per device run | Decision tasks per device run | Signals per run | Timers per run | Campaign executions | Campaign events per device | Campaign decision tasks per device | Longest execution (events) |\n")
+	w("| Run | Workflow runs read (device runs in them) | Events per device run | Decision tasks per device run | Signals per run | Timers per run | Campaign executions | Campaign events per device | Campaign decision tasks per device | Longest execution (events) |\n")
 	w("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		if c := run.Campaign; c != nil && c.History != nil {
 			h := c.History
-			w("| %s | %d | **%.1f** | **%.1f** | %.1f | %.1f | %d | **%.3f** | **%.4f** | %s |\n", run.Name, h.DeviceRunsSampled,
+			w("| %s | %d (%d) | **%.1f** | **%.1f** | %.1f | %.1f | %d | **%.3f** | **%.4f** | %s |\n", run.Name,
+				h.WorkflowRunsSampled, h.DeviceRunsSampled,
 				h.EventsPerRun, h.DecisionsPerRun, h.SignalsPerRun, h.TimersPerRun, h.CampaignRuns, h.CampaignEventsPerDevice,
 				h.CampaignDecisionsPerDevice, Int(h.CampaignMaxRunEvents))
 		}

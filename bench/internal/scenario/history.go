@@ -43,17 +43,28 @@ func (e *env) readHistories(ctx context.Context, campaignID, firstRunID string, 
 	if err != nil {
 		return fmt.Errorf("campaign devices: %w", err)
 	}
+	// A group run holds many devices: its events are shared among them.
+	members := map[[2]string]int{}
+	for _, d := range devices {
+		if d.WorkflowID != "" && d.RunID != "" {
+			members[[2]string{d.WorkflowID, d.RunID}]++
+		}
+	}
+	read := map[[2]string]bool{}
 	step := max(1, len(devices)/historySample)
-	for i := 0; i < len(devices) && h.DeviceRunsSampled < historySample; i += step {
+	for i := 0; i < len(devices) && h.WorkflowRunsSampled < historySample; i += step {
 		d := devices[i]
-		if d.WorkflowID == "" || d.RunID == "" {
+		k := [2]string{d.WorkflowID, d.RunID}
+		if d.WorkflowID == "" || d.RunID == "" || read[k] {
 			continue
 		}
+		read[k] = true
 		events, err := cadenceclient.History(ctx, c, d.WorkflowID, d.RunID)
 		if err != nil {
 			return fmt.Errorf("device %s: %w", d.DeviceID, err)
 		}
-		h.DeviceRunsSampled++
+		h.WorkflowRunsSampled++
+		h.DeviceRunsSampled += members[k]
 		for _, ev := range events {
 			h.EventTypesPerRun[ev.GetEventType().String()]++
 		}
