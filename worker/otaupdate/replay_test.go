@@ -11,7 +11,9 @@ import (
 
 // TestReplayRecordedHistories replays histories recorded on a real Cadence server (see
 // integration/history_export_test.go), including runs recorded before changeDeviceTruth
-// (update_device_before_truth_*) and before changeQuietProgress (update_device_truth_*).
+// (update_device_before_truth_*) and before changeQuietProgress (update_device_truth_*),
+// and a group run whose members install, fail and roll back, and go silent and are asked
+// (update_group_mixed_*).
 // A non-deterministic change to the workflow code makes this fail before it can break
 // runs in flight.
 func TestReplayRecordedHistories(t *testing.T) {

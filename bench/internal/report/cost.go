@@ -9,10 +9,10 @@ type HistoryCost struct {
 	// events by the device runs it held.
 	WorkflowRunsSampled int     `json:"workflow_runs_sampled"`
 	DeviceRunsSampled   int     `json:"device_runs_sampled"`
-	EventsPerRun      float64 `json:"events_per_device_run"`
-	DecisionsPerRun   float64 `json:"decision_tasks_per_device_run"`
-	SignalsPerRun     float64 `json:"signals_per_device_run"`
-	TimersPerRun      float64 `json:"timers_per_device_run"`
+	EventsPerRun        float64 `json:"events_per_device_run"`
+	DecisionsPerRun     float64 `json:"decision_tasks_per_device_run"`
+	SignalsPerRun       float64 `json:"signals_per_device_run"`
+	TimersPerRun        float64 `json:"timers_per_device_run"`
 	// EventTypesPerRun is the mean count of each event type in a device run.
 	EventTypesPerRun map[string]float64 `json:"event_types_per_device_run,omitempty"`
 	// The campaign's own history, over every execution of its continue-as-new chain.
