@@ -70,7 +70,7 @@ func TestAnswersLinkToCadenceWeb(t *testing.T) {
 
 	t.Run("history in Cadence Web", func(t *testing.T) {
 		browser := chromium(t)
-		want := []string{otaflow.UpdateGroupWorkflow, otaflow.SignalMemberReport, otaflow.ActivityCheckDeviceReady,
+		want := []string{otaflow.UpdateGroupWorkflow, otaflow.SignalMemberReports, otaflow.ActivityCheckDeviceReady,
 			otaflow.ActivitySendMQTTCommand}
 		// The JSON view renders the whole history as text: the workflow type, each local
 		// activity's marker with its activity type, and each signal's name.

@@ -192,6 +192,9 @@ type Worker struct {
 	ActivityPollers         int           `mapstructure:"activity_pollers"`
 	MaxConcurrentActivities int           `mapstructure:"max_concurrent_activities"`
 	HeartbeatFlushInterval  time.Duration `mapstructure:"heartbeat_flush_interval"`
+	// ReportBatchWindow is how long a group run's reports are gathered into one signal
+	// (0: each report is a signal of its own).
+	ReportBatchWindow time.Duration `mapstructure:"report_batch_window"`
 	// StickyCacheSize bounds the workflow runs kept in memory between decisions; runs
 	// beyond it are rebuilt from history when they next move (memory vs. server work).
 	StickyCacheSize int           `mapstructure:"sticky_cache_size"`
@@ -299,6 +302,7 @@ func setDefaults(v *viper.Viper) {
 		"worker.activity_pollers":          8,
 		"worker.max_concurrent_activities": 1000,
 		"worker.heartbeat_flush_interval":  "1s",
+		"worker.report_batch_window":       "50ms",
 		"worker.sticky_cache_size":         1000,
 		"worker.shutdown_timeout":          "30s",
 		"worker.monitor_listen":            "127.0.0.1:9464",
@@ -611,6 +615,9 @@ func (c *Config) ValidateWorker() error {
 	}
 	if w.HeartbeatFlushInterval <= 0 {
 		return keyErr("worker.heartbeat_flush_interval", "must be a positive duration")
+	}
+	if w.ReportBatchWindow < 0 || w.ReportBatchWindow > time.Second {
+		return keyErr("worker.report_batch_window", "must be between 0 and 1s (it delays every report of a group)")
 	}
 	if w.ShutdownTimeout <= 0 {
 		return keyErr("worker.shutdown_timeout", "must be a positive duration")

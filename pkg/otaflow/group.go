@@ -11,8 +11,8 @@ import (
 // Cadence's cost is per workflow, so a group of 50 costs it a small fraction of 50 runs.
 const (
 	UpdateGroupWorkflow = "OTA_UPDATE_GROUP"
-	// SignalMemberReport carries a MemberReport from the report consumer to the group.
-	SignalMemberReport = "member_report"
+	// SignalMemberReports carries MemberReports from the report consumer to the group.
+	SignalMemberReports = "member_reports"
 	// QueryMemberState answers a member's DeviceRunState; its argument is the device id.
 	QueryMemberState = "member_state"
 )
@@ -73,11 +73,17 @@ func RouteFromCommandID(commandID string) (Route, bool) {
 	return Route{RunID: prefix}, true
 }
 
-// MemberReport is the payload of SignalMemberReport. DeviceID comes from the topic the
+// MemberReport is one report within MemberReports. DeviceID comes from the topic the
 // report arrived on, which the broker ties to the device's own credentials.
 type MemberReport struct {
 	DeviceID string
 	Report   DeviceReport
+}
+
+// MemberReports is the payload of SignalMemberReports: the reports of a group's devices
+// that came within a short window, in the order they came.
+type MemberReports struct {
+	Reports []MemberReport
 }
 
 // UpdateGroupInput is OTA_UPDATE_GROUP's input: Devices of one campaign, one policy.

@@ -96,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) error {
 
 	// Every handler is in place before the connection: a persistent session's queued
 	// messages arrive right after CONNACK.
-	reports := devicefeed.NewReports(f, st, metrics, log, reportShards)
+	reports := devicefeed.NewReports(f, st, metrics, log, reportShards, cfg.Worker.ReportBatchWindow)
 	heartbeats := devicefeed.NewHeartbeats(st, metrics, log, cfg.Worker.HeartbeatFlushInterval)
 	loraEvents := devicefeed.NewLoRaWANEvents(st, st, metrics, reg, log, cfg.Worker.HeartbeatFlushInterval)
 	group := cfg.MQTT.SharedGroup

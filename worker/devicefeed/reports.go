@@ -60,6 +60,8 @@ type Reports struct {
 	wg       sync.WaitGroup
 	metrics  *Metrics
 	now      func() time.Time
+	// groups gathers group members' reports into one signal per group and window.
+	groups *groupBatches
 }
 
 type inbound struct {
@@ -70,9 +72,11 @@ type inbound struct {
 	ack     func()
 }
 
-// NewReports starts shards goroutines.
-func NewReports(s Signaler, st RunStore, m *Metrics, log *zap.Logger, shards int) *Reports {
+// NewReports starts shards goroutines. A group's reports that come within window of
+// each other reach it in one signal.
+func NewReports(s Signaler, st RunStore, m *Metrics, log *zap.Logger, shards int, window time.Duration) *Reports {
 	r := &Reports{signaler: s, store: st, log: log, drops: newDropLog(log, m), metrics: m, now: time.Now}
+	r.groups = newGroupBatches(s, st, m, log, r.drops, window)
 	r.shards = make([]chan inbound, shards)
 	for i := range r.shards {
 		r.shards[i] = make(chan inbound, 256)
@@ -106,6 +110,7 @@ func (r *Reports) Close() {
 		close(c)
 	}
 	r.wg.Wait()
+	r.groups.close()
 }
 
 // parked holds one device's reports that wait for Cadence, oldest first.
@@ -220,15 +225,15 @@ func (r *Reports) deliver(p pending) bool {
 	if r.recordQuiet(p) {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
-	defer cancel()
 	// A group's member is named by the topic, never by the payload: a device reaches only
 	// its own place in a group.
-	signal, arg := otaflow.SignalDeviceReport, any(p.report)
 	if p.route.Group != "" {
-		signal, arg = otaflow.SignalMemberReport, otaflow.MemberReport{DeviceID: p.key.device, Report: p.report}
+		return r.groups.add(p)
 	}
-	err := r.signaler.SignalWorkflow(ctx, p.key.tenant, p.route.WorkflowID(p.key.device), p.route.RunID, signal, arg)
+	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+	defer cancel()
+	err := r.signaler.SignalWorkflow(ctx, p.key.tenant, otaflow.DeviceWorkflowID(p.key.device), p.route.RunID,
+		otaflow.SignalDeviceReport, p.report)
 	if err != nil {
 		reason, permanent := permanentSignalError(err)
 		switch {
@@ -247,14 +252,21 @@ func (r *Reports) deliver(p pending) bool {
 		return false
 	}
 	r.metrics.Signaled.Inc()
-	if st, ok := p.report.Status.ProgressState(); ok && !p.report.Restated {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := r.store.AdvanceRun(ctx, p.key.tenant, p.key.device, p.route.RunID, st); err != nil {
-			r.log.Warn("progress not recorded", zap.String("device_id", p.key.device), zap.Error(err))
-		}
-	}
+	advance(r.store, r.log, p)
 	return true
+}
+
+// advance records a signaled progress report for the campaign's status counts.
+func advance(st RunStore, log *zap.Logger, p pending) {
+	state, ok := p.report.Status.ProgressState()
+	if !ok || p.report.Restated {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := st.AdvanceRun(ctx, p.key.tenant, p.key.device, p.route.RunID, state); err != nil {
+		log.Warn("progress not recorded", zap.String("device_id", p.key.device), zap.Error(err))
+	}
 }
 
 // recordQuiet records a progress report on a quiet update command; false when the report

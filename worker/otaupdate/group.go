@@ -42,7 +42,7 @@ func (f *Flow) RunGroup(ctx workflow.Context, in otaflow.UpdateGroupInput) (otaf
 	}); err != nil {
 		return otaflow.UpdateGroupResult{}, fmt.Errorf("register query: %w", err)
 	}
-	signals := workflow.GetSignalChannel(ctx, otaflow.SignalMemberReport)
+	signals := workflow.GetSignalChannel(ctx, otaflow.SignalMemberReports)
 	workflow.Go(ctx, func(ctx workflow.Context) { deliverToMembers(ctx, signals, inboxes) })
 
 	res := otaflow.UpdateGroupResult{Members: make([]otaflow.UpdateDeviceResult, len(members))}
@@ -73,17 +73,20 @@ func (r *run) runMember(ctx workflow.Context, reports workflow.Channel) (otaflow
 	return r.finish(ctx, outcome)
 }
 
-// deliverToMembers routes the group's report signals to its members' inboxes.
+// deliverToMembers routes the group's report signals to its members' inboxes, in the
+// order they came.
 func deliverToMembers(ctx workflow.Context, signals workflow.Channel, inboxes map[string]workflow.Channel) {
 	for {
-		var mr otaflow.MemberReport
-		signals.Receive(ctx, &mr)
-		inbox, ok := inboxes[mr.DeviceID]
-		switch {
-		case !ok:
-			workflow.GetLogger(ctx).Warn("report for a device outside the group dropped", zap.String("device_id", mr.DeviceID))
-		case !inbox.SendAsync(mr.Report):
-			workflow.GetLogger(ctx).Warn("member inbox full; report dropped", zap.String("device_id", mr.DeviceID))
+		var batch otaflow.MemberReports
+		signals.Receive(ctx, &batch)
+		for _, mr := range batch.Reports {
+			inbox, ok := inboxes[mr.DeviceID]
+			switch {
+			case !ok:
+				workflow.GetLogger(ctx).Warn("report for a device outside the group dropped", zap.String("device_id", mr.DeviceID))
+			case !inbox.SendAsync(mr.Report):
+				workflow.GetLogger(ctx).Warn("member inbox full; report dropped", zap.String("device_id", mr.DeviceID))
+			}
 		}
 	}
 }

@@ -95,8 +95,8 @@ func memberCommand(seq int) string {
 // report sends deviceID's report on command seq, after delay, through the group's signal.
 func (s *GroupSuite) report(delay time.Duration, deviceID string, seq int, status otaflow.ReportStatus) {
 	s.env.RegisterDelayedCallback(func() {
-		s.env.SignalWorkflow(otaflow.SignalMemberReport, otaflow.MemberReport{DeviceID: deviceID,
-			Report: otaflow.DeviceReport{CommandID: memberCommand(seq), Status: status, FirmwareVersion: "1.1.0", ImageSHA256: "abc"}})
+		s.env.SignalWorkflow(otaflow.SignalMemberReports, otaflow.MemberReports{Reports: []otaflow.MemberReport{{DeviceID: deviceID,
+			Report: otaflow.DeviceReport{CommandID: memberCommand(seq), Status: status, FirmwareVersion: "1.1.0", ImageSHA256: "abc"}}}})
 	}, delay)
 }
 
