@@ -50,7 +50,9 @@ func (l *signalLog) sent() []recordedSignal {
 
 type noProgress struct{}
 
-func (noProgress) AdvanceRun(context.Context, string, string, string, model.DeviceState) error { return nil }
+func (noProgress) AdvanceRun(context.Context, string, string, string, model.DeviceState) error {
+	return nil
+}
 func (noProgress) RecordRunProgress(context.Context, string, string, string, string, model.DeviceState, int) error {
 	return nil
 }
