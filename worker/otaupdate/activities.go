@@ -122,9 +122,12 @@ func (a *Activities) claim(ctx context.Context, in otaflow.UpdateDeviceInput, in
 			return false, nil
 		}
 		took, err := a.Store.TakeOverClaim(ctx, in.TenantID, in.DeviceID, c, wf, run)
-		if err != nil || !took {
+		if err != nil {
+			return false, err
+		}
+		if !took {
 			// Someone else moved it meanwhile: the activity's retry looks again.
-			return false, errors.Join(err, fmt.Errorf("claim of %s changed while taken over", in.DeviceID))
+			return false, fmt.Errorf("claim of %s changed while it was taken over", in.DeviceID)
 		}
 	}
 	if !in.InGroup {
