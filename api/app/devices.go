@@ -158,12 +158,12 @@ func (s *service) notInGroup(ctx context.Context, t model.Tenant, deviceID strin
 	if err != nil || !ok || !c.Held || !otaflow.IsGroupWorkflowID(c.WorkflowID) {
 		return err
 	}
+	// A held claim means the group is updating the device unless the group says the
+	// device is done (or Cadence no longer knows the group); a group that cannot answer
+	// now still holds it.
 	member, err := s.workflows.QueryGroupMember(ctx, t.CadenceDomain, c.WorkflowID, c.RunID, deviceID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && member.State.Terminal()) {
 		return nil
-	}
-	if err != nil {
-		return err
 	}
 	return &UpdateInProgressError{WorkflowID: c.WorkflowID, RunID: c.RunID, CampaignID: member.CampaignID}
 }
