@@ -182,8 +182,14 @@ func (s *service) latestRun(ctx context.Context, t model.Tenant, deviceID string
 		return s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
 	}
 	member, err := s.workflows.QueryGroupMember(ctx, t.CadenceDomain, c.WorkflowID, c.RunID, deviceID)
-	if err != nil || c.Held {
+	switch {
+	case c.Held:
 		return member, err
+	case errors.Is(err, store.ErrNotFound):
+		// The group is past its retention: the device's own runs are all there is.
+		return s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
+	case err != nil:
+		return otaflow.DeviceRunState{}, err
 	}
 	own, err := s.workflows.QueryDeviceRun(ctx, t.CadenceDomain, deviceID)
 	switch {
@@ -191,10 +197,18 @@ func (s *service) latestRun(ctx context.Context, t model.Tenant, deviceID string
 		return member, nil
 	case err != nil:
 		return otaflow.DeviceRunState{}, err
-	case !own.State.Terminal() || startedAt(own).After(startedAt(member)):
-		return own, nil
 	}
-	return member, nil
+	return laterRun(member, own), nil
+}
+
+// laterRun is, of a group member that released its device and the device's own latest
+// run, the one that tells where the device stands: its own run while it is running, else
+// the one that started later.
+func laterRun(member, own otaflow.DeviceRunState) otaflow.DeviceRunState {
+	if !own.State.Terminal() || startedAt(own).After(startedAt(member)) {
+		return own
+	}
+	return member
 }
 
 // startedAt is when a run entered its first state.
