@@ -93,8 +93,6 @@ func commandPrefix(commandID string) (string, bool) {
 	return prefix, true
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // isUUID accepts the canonical 8-4-4-4-12 hex form Cadence gives run ids.
 func isUUID(s string) bool {
 	if len(s) != 36 {

@@ -1,6 +1,7 @@
 package otaflow
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -32,7 +33,7 @@ var groupNamespace = uuid.MustParse("3e1c9a7d-52b8-4c0e-8f6a-91d2b5e4c7a3")
 // GroupKey names the index-th group of one dispatch: the same on every retry of the
 // dispatch, so a repeated start finds the group the first one started.
 func GroupKey(dispatchID string, index int) string {
-	return uuid.NewSHA1(groupNamespace, []byte(dispatchID+"/"+itoa(index))).String()
+	return uuid.NewSHA1(groupNamespace, []byte(dispatchID+"/"+strconv.Itoa(index))).String()
 }
 
 // GroupRoute is what a member's command ids start with: the group's key and its run id,

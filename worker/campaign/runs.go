@@ -65,8 +65,11 @@ func (a *Activities) DispatchDeviceRuns(ctx context.Context, req otaflow.Dispatc
 			if row.Transport != model.TransportLoRaWAN {
 				perWave[row.Wave]++ // an earlier attempt of this dispatch started it
 			}
-		case row.State != model.StatePending:
+		case row.State != model.StatePending && !otaflow.IsGroupWorkflowID(row.WorkflowID):
 			// Finished before this kind of dispatch (a campaign that began with child runs).
+			// A row a group already moved is this dispatch's, retried before it recorded
+			// its groups: it goes into the same group again, so the groups come out as the
+			// first attempt cut them and its outcome is collected.
 		case row.Transport == model.TransportLoRaWAN:
 			res.LoRaWAN = append(res.LoRaWAN, row.CampaignDeviceRef)
 		default:
@@ -98,6 +101,24 @@ func (a *Activities) DispatchDeviceRuns(ctx context.Context, req otaflow.Dispatc
 	return res, nil
 }
 
+// inParallel calls fn for every item, at most limit at a time.
+func inParallel[T any](items []T, limit int, fn func(T)) {
+	var wg sync.WaitGroup
+	work := make(chan T)
+	for range min(limit, len(items)) {
+		wg.Go(func() {
+			for it := range work {
+				fn(it)
+			}
+		})
+	}
+	for _, it := range items {
+		work <- it
+	}
+	close(work)
+	wg.Wait()
+}
+
 // start starts the runs of rows, startParallel at a time. It returns the runs started
 // and the devices refused; an error is the first start that failed otherwise.
 func (a *Activities) start(ctx context.Context, req otaflow.DispatchRequest, rows []store.DispatchRow) ([]store.StartedRun, []string, error) {
@@ -107,37 +128,26 @@ func (a *Activities) start(ctx context.Context, req otaflow.DispatchRequest, row
 		started  []store.StartedRun
 		refused  []string
 		firstErr error
-		wg       sync.WaitGroup
 	)
-	work := make(chan store.DispatchRow)
-	for range min(startParallel, len(rows)) {
-		wg.Go(func() {
-			for row := range work {
-				wfID := otaflow.DeviceWorkflowID(row.DeviceID)
-				in := otaflow.UpdateDeviceInput{TenantID: req.TenantID, DeviceID: row.DeviceID, CampaignID: req.CampaignID,
-					Firmware: req.Firmware, Policy: req.Policy}
-				runID, err := a.Runs.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: dom, TaskList: a.TaskList,
-					WorkflowType: otaflow.UpdateDeviceWorkflow, WorkflowID: wfID, CampaignID: req.CampaignID,
-					Timeout: req.Policy.RunTimeout(), DecisionTimeout: otaflow.DecisionTimeout, Input: in,
-					RequestID: runRequestID(req.CampaignID, row.DeviceID, row.Attempts)})
-				mu.Lock()
-				switch {
-				case err == nil:
-					started = append(started, store.StartedRun{DeviceID: row.DeviceID, WorkflowID: wfID, RunID: runID})
-				case errors.Is(err, cadenceclient.ErrDeviceBusy):
-					refused = append(refused, row.DeviceID)
-				case firstErr == nil:
-					firstErr = fmt.Errorf("start run of %s: %w", row.DeviceID, err)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, row := range rows {
-		work <- row
-	}
-	close(work)
-	wg.Wait()
+	inParallel(rows, startParallel, func(row store.DispatchRow) {
+		wfID := otaflow.DeviceWorkflowID(row.DeviceID)
+		in := otaflow.UpdateDeviceInput{TenantID: req.TenantID, DeviceID: row.DeviceID, CampaignID: req.CampaignID,
+			Firmware: req.Firmware, Policy: req.Policy}
+		runID, err := a.Runs.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: dom, TaskList: a.TaskList,
+			WorkflowType: otaflow.UpdateDeviceWorkflow, WorkflowID: wfID, CampaignID: req.CampaignID,
+			Timeout: req.Policy.RunTimeout(), DecisionTimeout: otaflow.DecisionTimeout, Input: in,
+			RequestID: runRequestID(req.CampaignID, row.DeviceID, row.Attempts)})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			started = append(started, store.StartedRun{DeviceID: row.DeviceID, WorkflowID: wfID, RunID: runID})
+		case errors.Is(err, cadenceclient.ErrDeviceBusy):
+			refused = append(refused, row.DeviceID)
+		case firstErr == nil:
+			firstErr = fmt.Errorf("start run of %s: %w", row.DeviceID, err)
+		}
+	})
 	return started, refused, firstErr
 }
 
@@ -151,40 +161,33 @@ func (a *Activities) startGroups(ctx context.Context, req otaflow.DispatchReques
 		mu       sync.Mutex
 		started  []store.StartedRun
 		firstErr error
-		wg       sync.WaitGroup
 	)
-	work := make(chan int)
-	for range min(startParallel, len(groups)) {
-		wg.Go(func() {
-			for i := range work {
-				key := otaflow.GroupKey(req.DispatchID, i)
-				in := otaflow.UpdateGroupInput{TenantID: req.TenantID, CampaignID: req.CampaignID, Key: key,
-					Firmware: req.Firmware, Policy: req.Policy, DeviceIDs: make([]string, len(groups[i]))}
-				for j, row := range groups[i] {
-					in.DeviceIDs[j] = row.DeviceID
-				}
-				wfID := otaflow.GroupWorkflowID(key)
-				runID, err := a.Runs.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: dom, TaskList: a.TaskList,
-					WorkflowType: otaflow.UpdateGroupWorkflow, WorkflowID: wfID, CampaignID: req.CampaignID,
-					Timeout: req.Policy.RunTimeout(), DecisionTimeout: otaflow.DecisionTimeout, Input: in, RequestID: key})
-				mu.Lock()
-				switch {
-				case err == nil:
-					for _, id := range in.DeviceIDs {
-						started = append(started, store.StartedRun{DeviceID: id, WorkflowID: wfID, RunID: runID})
-					}
-				case firstErr == nil:
-					firstErr = fmt.Errorf("start group %s of %d devices: %w", wfID, len(in.DeviceIDs), err)
-				}
-				mu.Unlock()
+	indexes := make([]int, len(groups))
+	for i := range indexes {
+		indexes[i] = i
+	}
+	inParallel(indexes, startParallel, func(i int) {
+		key := otaflow.GroupKey(req.DispatchID, i)
+		in := otaflow.UpdateGroupInput{TenantID: req.TenantID, CampaignID: req.CampaignID, Key: key,
+			Firmware: req.Firmware, Policy: req.Policy, DeviceIDs: make([]string, len(groups[i]))}
+		for j, row := range groups[i] {
+			in.DeviceIDs[j] = row.DeviceID
+		}
+		wfID := otaflow.GroupWorkflowID(key)
+		runID, err := a.Runs.StartDeviceRun(ctx, cadenceclient.DeviceRun{Domain: dom, TaskList: a.TaskList,
+			WorkflowType: otaflow.UpdateGroupWorkflow, WorkflowID: wfID, CampaignID: req.CampaignID,
+			Timeout: req.Policy.RunTimeout(), DecisionTimeout: otaflow.DecisionTimeout, Input: in, RequestID: key})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			for _, id := range in.DeviceIDs {
+				started = append(started, store.StartedRun{DeviceID: id, WorkflowID: wfID, RunID: runID})
 			}
-		})
-	}
-	for i := range groups {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
+		case firstErr == nil:
+			firstErr = fmt.Errorf("start group %s of %d devices: %w", wfID, len(in.DeviceIDs), err)
+		}
+	})
 	return started, nil, firstErr
 }
 
@@ -290,28 +293,17 @@ func (a *Activities) each(ctx context.Context, runs []store.RunRef,
 		mu       sync.Mutex
 		out      []store.RunRef
 		firstErr error
-		wg       sync.WaitGroup
 	)
-	work := make(chan store.RunRef)
-	for range min(describeParallel, len(runs)) {
-		wg.Go(func() {
-			for r := range work {
-				ok, err := fn(ctx, dom, r)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if err == nil && ok {
-					out = append(out, r)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	for _, r := range runs {
-		work <- r
-	}
-	close(work)
-	wg.Wait()
+	inParallel(runs, describeParallel, func(r store.RunRef) {
+		ok, err := fn(ctx, dom, r)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err == nil && ok {
+			out = append(out, r)
+		}
+	})
 	return out, firstErr
 }

@@ -35,6 +35,8 @@ type groupBatches struct {
 	pending int
 	wg      sync.WaitGroup
 	closed  bool
+	// closing is closed with the feed: flushers stop waiting and make their last try.
+	closing chan struct{}
 }
 
 type groupRun struct {
@@ -49,7 +51,7 @@ type groupQueue struct {
 
 func newGroupBatches(s Signaler, st RunStore, m *Metrics, log *zap.Logger, drops *dropLog, window time.Duration) *groupBatches {
 	return &groupBatches{signaler: s, store: st, log: log, drops: drops, metrics: m, window: window,
-		groups: map[groupRun]*groupQueue{}}
+		groups: map[groupRun]*groupQueue{}, closing: make(chan struct{})}
 }
 
 // add queues a group member's report; false means there is no room now (or the feed is
@@ -112,15 +114,11 @@ func (b *groupBatches) flush(k groupRun) {
 
 // sleep waits d, or less once the feed is closing.
 func (b *groupBatches) sleep(d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		b.mu.Lock()
-		closing := b.closed
-		b.mu.Unlock()
-		if closing {
-			return
-		}
-		time.Sleep(min(time.Until(deadline), 50*time.Millisecond))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-b.closing:
 	}
 }
 
@@ -159,7 +157,10 @@ func (b *groupBatches) deliver(k groupRun, batch []pending) bool {
 // close delivers what is queued, one more try each, and waits for the flushers.
 func (b *groupBatches) close() {
 	b.mu.Lock()
-	b.closed = true
+	if !b.closed {
+		b.closed = true
+		close(b.closing)
+	}
 	b.mu.Unlock()
 	b.wg.Wait()
 }

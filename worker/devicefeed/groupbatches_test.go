@@ -184,7 +184,7 @@ func TestGroupBatchesRefuseBeyondTheirBound(t *testing.T) {
 	log := &signalLog{fail: func(int) error { <-block; return nil }}
 	b, _ := newTestBatches(log, time.Millisecond)
 	for i := range maxBatched {
-		if !b.add(memberPending(batchGroup, "dev-a", otaflow.ReportStatus(rune('A'+i%26)))) {
+		if !b.add(memberPending(batchGroup, "dev-a", otaflow.ReportInstalled)) {
 			t.Fatalf("report %d refused below the bound", i)
 		}
 	}
